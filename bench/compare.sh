@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Runs the same load scenarios against Prosody, ejabberd, Parley (embedded storage and PostgreSQL)
+# and the raw Deno relay, all on loopback, then prints a comparison table and writes
+# bench/results/latest.json. Reference servers run as throwaway instances under a temp dir, never
+# as the system services. Whole run is bounded (BENCH_TOTAL_S, default 570 s).
+#
+#   bench/compare.sh                      # everything
+#   BENCH_TARGETS="prosody ejabberd" bench/compare.sh
+#   BENCH_KEEP=1 bench/compare.sh         # keep the temp dir (logs, raw JSON) for inspection
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DOMAIN=${BENCH_DOMAIN:-localhost}
+TARGETS=${BENCH_TARGETS:-"prosody ejabberd parley parley-pg relay"}
+TOTAL_S=${BENCH_TOTAL_S:-570}
+SCENARIO_S=${BENCH_SCENARIO_S:-60}
+# Ports below 32768 (outside the ephemeral range) and away from 5222.
+PORT_PROSODY=15222 PORT_EJABBERD=15322 PORT_RELAY=15422 PORT_PARLEY=15522 PORT_PARLEY_PG=15622
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+
+# Scenario sizes: small enough for a < 10 min run on 2 cores, large enough to leave the noise.
+LOGIN_USERS=${LOGIN_USERS:-300} LOGIN_C=${LOGIN_C:-20}
+IDLE_USERS=${IDLE_USERS:-1000}
+TP_PAIRS=${TP_PAIRS:-10} TP_WINDOW=${TP_WINDOW:-10} TP_MESSAGES=${TP_MESSAGES:-300}
+OFFLINE_MESSAGES=${OFFLINE_MESSAGES:-500}
+MUC_USERS=${MUC_USERS:-30} MUC_MESSAGES=${MUC_MESSAGES:-200} MUC_WINDOW=${MUC_WINDOW:-10}
+MAM_MESSAGES=${MAM_MESSAGES:-1000} MAM_PAGES=${MAM_PAGES:-20}
+
+TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
+chmod 755 "$TMP"
+mkdir -p "$TMP/results" bench/results
+START=$SECONDS
+STARTED_PIDS=()
+EJABBERD_STARTED=""
+
+log() { printf '[compare %3ds] %s\n' $((SECONDS - START)) "$*" >&2; }
+left() { echo $((TOTAL_S - (SECONDS - START))); }
+
+ejabberdctl_bench() {
+  ejabberdctl --config-dir "$TMP/ejabberd" --config "$TMP/ejabberd/ejabberd.yml" \
+    --ctl-config "$ROOT/bench/ejabberd/ejabberdctl.cfg" --logs "$TMP/ejabberd/logs" \
+    --spool "$TMP/ejabberd/spool" --node ejabberd_bench@localhost "$@"
+}
+
+# Every process we started, found through our own pids, never by name.
+descendants() {
+  local p c
+  for p in "$@"; do
+    for c in $(pgrep -P "$p" 2>/dev/null); do
+      echo "$c"
+      descendants "$c"
+    done
+  done
+}
+
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$EJABBERD_STARTED" ]; then
+    timeout 20 bash -c "$(declare -f ejabberdctl_bench); TMP='$TMP' ROOT='$ROOT' ejabberdctl_bench stop" \
+      >/dev/null 2>&1 || true
+  fi
+  local all=() p
+  for p in "${STARTED_PIDS[@]}"; do all+=("$p" $(descendants "$p")); done
+  for p in "${all[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for p in "${all[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.2
+  done
+  for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  if [ -n "${BENCH_KEEP:-}" ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # port seconds pid
+  local i
+  for i in $(seq 1 $(($2 * 5))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+install_missing() {
+  local pkgs=()
+  command -v prosody >/dev/null || pkgs+=(prosody)
+  command -v ejabberdctl >/dev/null || pkgs+=(ejabberd)
+  [ ${#pkgs[@]} = 0 ] && return 0
+  log "installing ${pkgs[*]}"
+  # Keep apt from starting the system services: the bench runs its own instances.
+  local had_policy=1
+  [ -e /usr/sbin/policy-rc.d ] || { had_policy=0; printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  [ $had_policy = 0 ] && rm -f /usr/sbin/policy-rc.d
+}
+
+make_cert() { # dir
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj "/CN=$DOMAIN" \
+    -addext "subjectAltName=DNS:$DOMAIN,DNS:conference.$DOMAIN" \
+    -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+}
+
+run_scenarios() { # target port pid scenario...
+  local target=$1 port=$2 pid=$3
+  shift 3
+  local s extra
+  for s in "$@"; do
+    if [ "$(left)" -lt 30 ]; then log "time budget spent, skipping $target/$s"; continue; fi
+    case $s in
+      login) extra="--users $LOGIN_USERS --concurrency $LOGIN_C" ;;
+      idle) extra="--users $IDLE_USERS --concurrency 50 --pid $pid" ;;
+      throughput) extra="--pairs $TP_PAIRS --window $TP_WINDOW --messages $TP_MESSAGES" ;;
+      offline) extra="--messages $OFFLINE_MESSAGES" ;;
+      muc) extra="--users $MUC_USERS --messages $MUC_MESSAGES --window $MUC_WINDOW" ;;
+      mam) extra="--messages $MAM_MESSAGES --pages $MAM_PAGES" ;;
+    esac
+    local d=$SCENARIO_S
+    [ "$d" -gt "$(left)" ] && d=$(left)
+    log "$target: $s"
+    # shellcheck disable=SC2086
+    timeout $((d * 2 + 60)) deno run -A bench/load.ts --scenario "$s" --host 127.0.0.1 \
+      --port "$port" --domain "$DOMAIN" --duration "$d" $extra \
+      --json "$TMP/results/$target--$s.json" >"$TMP/results/$target--$s.txt" 2>&1 ||
+      log "$target/$s: check failed or error (see summary)"
+    grep -E '^== |PerSec|p99|kibPerSession|lost|error:' "$TMP/results/$target--$s.txt" | head -8 >&2
+  done
+}
+
+ALL_SCENARIOS="login idle throughput offline muc mam"
+
+start_prosody() {
+  local d="$TMP/prosody"
+  mkdir -p "$d"
+  make_cert "$d"
+  chown -R prosody: "$d"
+  port_free $PORT_PROSODY || { log "port $PORT_PROSODY busy, skipping prosody"; return 1; }
+  # setpriv execs prosody in place, so $! is the server's own pid (for RSS).
+  BENCH_DATA_DIR="$d" BENCH_C2S_PORT=$PORT_PROSODY BENCH_DOMAIN="$DOMAIN" \
+    BENCH_CERT="$d/cert.pem" BENCH_KEY="$d/key.pem" \
+    setpriv --reuid prosody --regid prosody --init-groups \
+    prosody --config "$ROOT/bench/prosody/prosody.cfg.lua" -F >"$d/stdout.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  wait_port $PORT_PROSODY 20 "$pid" || { log "prosody did not start: $(tail -3 "$d/stdout.log")"; return 1; }
+  SERVER_PID=$pid
+}
+
+start_ejabberd() {
+  local d="$TMP/ejabberd"
+  mkdir -p "$d/spool" "$d/logs"
+  make_cert "$d"
+  cat "$d/cert.pem" "$d/key.pem" >"$d/combined.pem"
+  : >"$d/inetrc"
+  sed -e "s|@BENCH_DOMAIN@|$DOMAIN|g; s|@BENCH_C2S_PORT@|$PORT_EJABBERD|g; s|@BENCH_CERT@|$d/combined.pem|g" \
+    "$ROOT/bench/ejabberd/ejabberd.yml" >"$d/ejabberd.yml"
+  chown -R ejabberd: "$d"
+  port_free $PORT_EJABBERD || { log "port $PORT_EJABBERD busy, skipping ejabberd"; return 1; }
+  ejabberdctl_bench foreground >"$d/stdout.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  EJABBERD_STARTED=1
+  wait_port $PORT_EJABBERD 60 "$pid" || { log "ejabberd did not start: $(tail -3 "$d/stdout.log")"; return 1; }
+  SERVER_PID=""
+  local p
+  for p in $(descendants "$pid"); do
+    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = beam.smp ] && SERVER_PID=$p
+  done
+  [ -n "$SERVER_PID" ] || { log "ejabberd: beam.smp pid not found"; return 1; }
+}
+
+start_parley() { # port datadir [database url]
+  port_free "$1" || { log "port $1 busy, skipping parley"; return 1; }
+  mkdir -p "$2"
+  # Own session so every process deno task spawns is found from this one pid.
+  PARLEY_C2S_PORT=$1 PARLEY_REQUIRE_ENCRYPTION=false PARLEY_REGISTRATION=open \
+    PARLEY_DATA_DIR="$2" PARLEY_DOMAIN="$DOMAIN" ${3:+PARLEY_DATABASE_URL="$3"} \
+    setsid deno task start >"$2/stdout.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  if ! wait_port "$1" 60 "$pid"; then
+    log "parley did not start (in progress?): $(tail -3 "$2/stdout.log" | tr '\n' ' ')"
+    return 1
+  fi
+  # RSS belongs to the deno process that listens, the leaf of the task tree.
+  SERVER_PID=$pid
+  local p
+  for p in $(descendants "$pid"); do
+    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = deno ] && SERVER_PID=$p
+  done
+}
+
+stop_pid_tree() {
+  local p all=("$1" $(descendants "$1"))
+  for p in "${all[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 25); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+  for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+install_missing
+for t in $TARGETS; do
+  [ "$(left)" -lt 60 ] && { log "time budget spent, skipping $t"; continue; }
+  SERVER_PID=""
+  case $t in
+    prosody)
+      start_prosody && run_scenarios prosody $PORT_PROSODY "$SERVER_PID" $ALL_SCENARIOS
+      [ -n "$SERVER_PID" ] && stop_pid_tree "$SERVER_PID"
+      ;;
+    ejabberd)
+      if start_ejabberd; then run_scenarios ejabberd $PORT_EJABBERD "$SERVER_PID" $ALL_SCENARIOS; fi
+      timeout 20 bash -c "$(declare -f ejabberdctl_bench); TMP='$TMP' ROOT='$ROOT' ejabberdctl_bench stop" \
+        >/dev/null 2>&1 || true
+      ;;
+    parley)
+      start_parley $PORT_PARLEY "$TMP/parley" &&
+        run_scenarios parley $PORT_PARLEY "$SERVER_PID" $ALL_SCENARIOS
+      [ ${#STARTED_PIDS[@]} -gt 0 ] && stop_pid_tree "${STARTED_PIDS[-1]}"
+      ;;
+    parley-pg)
+      if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+        log "no PostgreSQL on 127.0.0.1:5432, skipping parley-pg"
+      elif start_parley $PORT_PARLEY_PG "$TMP/parley-pg" "$PG_URL"; then
+        run_scenarios parley-pg $PORT_PARLEY_PG "$SERVER_PID" $ALL_SCENARIOS
+      fi
+      [ ${#STARTED_PIDS[@]} -gt 0 ] && stop_pid_tree "${STARTED_PIDS[-1]}"
+      ;;
+    relay)
+      port_free $PORT_RELAY || { log "port $PORT_RELAY busy, skipping relay"; continue; }
+      deno run -A bench/relay.ts --port $PORT_RELAY --duration "$(left)" >"$TMP/relay.log" 2>&1 &
+      STARTED_PIDS+=($!)
+      # The relay has no storage, rooms or archive: only the routing scenarios apply.
+      wait_port $PORT_RELAY 20 $! && run_scenarios relay $PORT_RELAY "${STARTED_PIDS[-1]}" login idle throughput
+      stop_pid_tree "${STARTED_PIDS[-1]}"
+      ;;
+    *) log "unknown target $t" ;;
+  esac
+done
+
+deno run -A bench/load/report.ts "$TMP/results" bench/results/latest.json \
+  "prosody=$(dpkg-query -W -f='${Version}' prosody 2>/dev/null)" \
+  "ejabberd=$(dpkg-query -W -f='${Version}' ejabberd 2>/dev/null)"
+log "done in $((SECONDS - START)) s"

@@ -1,0 +1,153 @@
+import { type ClientOptions, XmppClient } from "./client.ts";
+
+export interface Options extends ClientOptions {
+  scenario: string;
+  users: number;
+  concurrency: number;
+  pairs: number;
+  window: number;
+  messages: number;
+  durationS: number;
+  pid?: number;
+  json?: string;
+  provision: string;
+  prefix: string;
+  password: string;
+  muc: string;
+  pageSize: number;
+  pages: number;
+  settleMs: number;
+}
+
+export type Result = Record<string, unknown> & { scenario: string; ok: boolean };
+
+export function now(): number {
+  return performance.now();
+}
+
+/** Percentile summary in milliseconds, rounded for readability. */
+export function summarize(samples: number[]): Record<string, number> {
+  if (samples.length === 0) return { count: 0 };
+  const s = Float64Array.from(samples).sort();
+  const pick = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  let sum = 0;
+  for (const x of s) sum += x;
+  return {
+    count: s.length,
+    min: r2(s[0]!),
+    p50: r2(pick(0.5)),
+    p90: r2(pick(0.9)),
+    p99: r2(pick(0.99)),
+    max: r2(s[s.length - 1]!),
+    mean: r2(sum / s.length),
+  };
+}
+
+export function rssKiB(pid: number): number | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function userName(o: Options, i: number): string {
+  return `${o.prefix}${i}`;
+}
+
+export function passwordFor(o: Options, i: number): string {
+  return `${o.password}${i}`;
+}
+
+/** Run `task(i)` for i in [0, count) with at most `limit` at a time, stopping at the deadline. */
+export async function pool(
+  count: number,
+  limit: number,
+  deadline: number,
+  task: (i: number) => Promise<void>,
+): Promise<{ done: number; errors: string[] }> {
+  let next = 0;
+  let done = 0;
+  const errors: string[] = [];
+  const worker = async () => {
+    while (next < count && now() < deadline) {
+      const i = next++;
+      try {
+        await task(i);
+        done++;
+      } catch (e) {
+        if (errors.length < 20) errors.push(`#${i}: ${(e as Error).message}`);
+        else errors.length++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+  return { done, errors };
+}
+
+export async function login(o: Options, i: number, resource = "bench"): Promise<XmppClient> {
+  const c = await XmppClient.connect(o);
+  try {
+    await c.login(userName(o, i), passwordFor(o, i), resource);
+    return c;
+  } catch (e) {
+    c.destroy();
+    throw e;
+  }
+}
+
+/**
+ * Make sure accounts [0, count) exist. "ibr" uses XEP-0077, "skip" assumes they exist, anything
+ * else is a shell command template run per account with {user} {password} {domain} substituted.
+ */
+export async function provision(o: Options, count: number): Promise<Record<string, unknown>> {
+  const t0 = now();
+  if (o.provision === "skip") return { mode: "skip" };
+  let created = 0, existed = 0;
+  const deadline = t0 + Math.max(60_000, o.durationS * 1000);
+  const limit = o.provision === "ibr" ? Math.min(o.concurrency, 32) : 4;
+  const r = await pool(count, limit, deadline, async (i) => {
+    if (o.provision === "ibr") {
+      const c = await XmppClient.connect(o);
+      try {
+        (await c.register(userName(o, i), passwordFor(o, i))) === "created" ? created++ : existed++;
+      } finally {
+        c.destroy();
+      }
+      return;
+    }
+    const cmd = o.provision.replaceAll("{user}", userName(o, i))
+      .replaceAll("{password}", passwordFor(o, i)).replaceAll("{domain}", o.domain);
+    const out = await new Deno.Command("sh", { args: ["-c", cmd], stdout: "null", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      const err = new TextDecoder().decode(out.stderr);
+      // "already exists" wording differs per server; treat those as provisioned.
+      if (!/exist|conflict/i.test(err)) throw new Error(`provision: ${err.trim().slice(0, 200)}`);
+      existed++;
+    } else created++;
+  });
+  if (r.done < count) {
+    throw new Error(`provisioning failed (${r.done}/${count}): ${r.errors.slice(0, 3).join("; ")}`);
+  }
+  return {
+    mode: o.provision === "ibr" ? "ibr" : "cmd",
+    created,
+    existed,
+    ms: Math.round(now() - t0),
+  };
+}
+
+export async function closeAll(clients: XmppClient[]): Promise<void> {
+  const bounded = clients.slice();
+  for (let i = 0; i < bounded.length; i += 200) {
+    await Promise.all(bounded.slice(i, i + 200).map((c) => c.close(100)));
+  }
+}

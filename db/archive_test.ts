@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { SqlArchiveStore } from "./archive.ts";
+import type { Sql } from "./sql.ts";
+import type { ArchiveEntry } from "./types.ts";
+
+// The group commit's scheduling, seen through a fake Sql whose INSERTs finish when the test says.
+
+interface Call {
+  rows: { id: string }[];
+  finish: (err?: Error) => void;
+}
+
+function fakeSql(): Sql & { calls: Call[]; next(): Promise<Call> } {
+  const calls: Call[] = [];
+  let wake: (() => void) | undefined;
+  return {
+    calls,
+    query<T>(_text: string, params: unknown[] = []): Promise<T[]> {
+      return new Promise<T[]>((resolve, reject) => {
+        calls.push({
+          rows: JSON.parse(params[0] as string),
+          finish: (err) => err ? reject(err) : resolve([]),
+        });
+        wake?.();
+      });
+    },
+    async next(): Promise<Call> {
+      while (calls.length === 0) await new Promise<void>((r) => wake = r);
+      return calls.shift()!;
+    },
+    exec: () => Promise.resolve(),
+    transaction: (fn) => fn(null as unknown as Sql),
+    close: () => Promise.resolve(),
+  };
+}
+
+const e = (i: number): ArchiveEntry => ({
+  id: `m${i}`,
+  owner: "o@x",
+  with: "w@x",
+  direction: "in",
+  stamp: new Date(0),
+  xml: "<message/>",
+});
+
+Deno.test("group commit writes a full batch at once and queues the rest behind it", async () => {
+  const sql = fakeSql();
+  const store = new SqlArchiveStore(sql, { batchSize: 3 });
+  const done = [0, 1, 2, 3].map((i) => store.append(e(i)));
+  assert.equal(sql.calls.length, 1, "the full batch goes without waiting");
+  const first = await sql.next();
+  assert.deepEqual(first.rows.map((r) => r.id), ["m0", "m1", "m2"]);
+  first.finish();
+  const second = await sql.next();
+  assert.deepEqual(second.rows.map((r) => r.id), ["m3"]);
+  second.finish();
+  await Promise.all(done);
+  assert.deepEqual(store.stats(), { batches: 2, entries: 4 });
+  await store.close();
+});
+
+Deno.test("group commit keeps one batch in flight while the next accumulates", async () => {
+  const sql = fakeSql();
+  const store = new SqlArchiveStore(sql, { batchSize: 100 });
+  const a = store.append(e(1));
+  const first = await sql.next();
+  const later = [2, 3, 4].map((i) => store.append(e(i)));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(sql.calls.length, 0, "nothing else is written while a batch is in flight");
+  first.finish();
+  await a;
+  const second = await sql.next();
+  assert.deepEqual(second.rows.map((r) => r.id), ["m2", "m3", "m4"]);
+  second.finish();
+  await Promise.all(later);
+  await store.close();
+});
+
+Deno.test("group commit rejects every caller of a failed batch and goes on", async () => {
+  const sql = fakeSql();
+  const store = new SqlArchiveStore(sql);
+  const failing = [1, 2].map((i) => store.append(e(i)));
+  const first = await sql.next();
+  const next = store.append(e(3));
+  first.finish(new Error("disk full"));
+  for (const p of failing) await assert.rejects(p, /disk full/);
+  (await sql.next()).finish();
+  await next;
+  assert.deepEqual(store.stats(), { batches: 1, entries: 1 });
+  await store.close();
+});
+
+Deno.test("flush waits for queued and in-flight entries, close refuses new ones", async () => {
+  const sql = fakeSql();
+  const store = new SqlArchiveStore(sql);
+  await store.flush(); // nothing queued: resolves at once
+  const p = store.append(e(1));
+  let flushed = false;
+  const f = store.flush().then(() => flushed = true);
+  const call = await sql.next();
+  await Promise.resolve();
+  assert.equal(flushed, false);
+  call.finish();
+  await Promise.all([p, f]);
+  assert.equal(flushed, true);
+  const closing = store.close();
+  await assert.rejects(store.append(e(2)), /closed/);
+  await closing;
+});

@@ -1,0 +1,170 @@
+import type { Sql } from "./sql.ts";
+
+/** One schema change; `id`s are applied in ascending order, each once, in its own transaction. */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Append only: a migration that has shipped is never edited, a change is a new entry. Later
+ * features (MUC rooms, pubsub) add theirs at the end.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: "accounts",
+    sql: `
+      CREATE TABLE accounts (
+        jid text PRIMARY KEY,
+        credentials jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
+  {
+    id: 2,
+    name: "roster",
+    sql: `
+      CREATE TABLE roster (
+        owner text NOT NULL,
+        contact text NOT NULL,
+        name text,
+        subscription text NOT NULL CHECK (subscription IN ('none', 'to', 'from', 'both')),
+        ask_out boolean NOT NULL DEFAULT false,
+        pending_in boolean NOT NULL DEFAULT false,
+        pending_in_stanza text,
+        groups jsonb NOT NULL DEFAULT '[]',
+        PRIMARY KEY (owner, contact)
+      );
+      CREATE TABLE roster_versions (
+        owner text PRIMARY KEY,
+        version bigint NOT NULL
+      );`,
+  },
+  {
+    id: 3,
+    name: "offline",
+    sql: `
+      CREATE TABLE offline (
+        id bigserial PRIMARY KEY,
+        owner text NOT NULL,
+        from_jid text NOT NULL,
+        from_bare text NOT NULL,
+        stamp timestamptz NOT NULL,
+        xml text NOT NULL,
+        bytes integer NOT NULL
+      );
+      CREATE INDEX offline_owner_id ON offline (owner, id);`,
+  },
+  {
+    id: 4,
+    name: "archive",
+    // seq orders the archive (commit order); the stanza-id is unique within one owner's archive
+    // only, so a message between two local users may carry the same id in both archives.
+    sql: `
+      CREATE TABLE archive (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL,
+        owner text NOT NULL,
+        with_jid text NOT NULL,
+        direction text NOT NULL CHECK (direction IN ('in', 'out')),
+        stamp timestamptz NOT NULL,
+        xml text NOT NULL,
+        UNIQUE (owner, id)
+      );
+      CREATE INDEX archive_owner_seq ON archive (owner, seq);
+      CREATE INDEX archive_owner_with_seq ON archive (owner, with_jid, seq);
+      CREATE TABLE archive_prefs (
+        owner text PRIMARY KEY,
+        default_mode text NOT NULL CHECK (default_mode IN ('always', 'never', 'roster')),
+        always_jids jsonb NOT NULL DEFAULT '[]',
+        never_jids jsonb NOT NULL DEFAULT '[]'
+      );`,
+  },
+  {
+    id: 5,
+    name: "vcard",
+    sql: `
+      CREATE TABLE vcard (
+        owner text PRIMARY KEY,
+        xml text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
+  {
+    id: 6,
+    name: "private_storage",
+    sql: `
+      CREATE TABLE private_storage (
+        owner text NOT NULL,
+        key text NOT NULL,
+        xml text NOT NULL,
+        PRIMARY KEY (owner, key)
+      );`,
+  },
+];
+
+/**
+ * Every table holding data of one user, by the column naming that user. Deleting an account clears
+ * all of them; a migration that adds per-user data adds its table here.
+ */
+export const USER_TABLES: readonly { table: string; column: string }[] = [
+  { table: "roster", column: "owner" },
+  { table: "roster_versions", column: "owner" },
+  { table: "offline", column: "owner" },
+  { table: "archive", column: "owner" },
+  { table: "archive_prefs", column: "owner" },
+  { table: "vcard", column: "owner" },
+  { table: "private_storage", column: "owner" },
+];
+
+// Serialises migration runs of several processes sharing one PostgreSQL database.
+const LOCK_KEY = 0x7061726c; // "parl"
+
+/** Applies the migrations not yet recorded in `schema_migrations`; returns how many ran. */
+export async function migrate(
+  sql: Sql,
+  onProgress: (msg: string) => void = () => {},
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number> {
+  checkOrder(migrations);
+  await sql.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`);
+    await tx.exec(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        id integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+  });
+  const done = new Set(
+    (await sql.query<{ id: number }>("SELECT id FROM schema_migrations")).map((r) => r.id),
+  );
+  let applied = 0;
+  for (const m of migrations) {
+    if (done.has(m.id)) continue;
+    const ran = await sql.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`);
+      // Another process may have applied it while this one waited for the lock.
+      const again = await tx.query("SELECT 1 FROM schema_migrations WHERE id = $1", [m.id]);
+      if (again.length > 0) return false;
+      onProgress(`applying migration ${String(m.id).padStart(3, "0")} ${m.name}`);
+      await tx.exec(m.sql);
+      await tx.query("INSERT INTO schema_migrations (id, name) VALUES ($1, $2)", [m.id, m.name]);
+      return true;
+    });
+    if (ran) applied++;
+  }
+  return applied;
+}
+
+function checkOrder(migrations: readonly Migration[]): void {
+  let last = 0;
+  for (const m of migrations) {
+    if (!Number.isInteger(m.id) || m.id <= last) {
+      throw new Error(`migration ids must be ascending integers: ${m.id} after ${last}`);
+    }
+    last = m.id;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Storage: one SQL implementation of every store, run on PostgreSQL (`url`) or embedded PGlite
+ * (`dataDir`, or in memory). Migrations are applied on open.
+ */
+import { SqlAccountStore } from "./accounts.ts";
+import { SqlArchiveStore } from "./archive.ts";
+import { migrate } from "./migrations.ts";
+import { SqlPrivateStore, SqlVCardStore } from "./misc.ts";
+import { SqlOfflineStore } from "./offline.ts";
+import { openPglite } from "./pglite.ts";
+import { openPostgres } from "./postgres.ts";
+import { SqlRosterStore } from "./roster.ts";
+import type { Sql } from "./sql.ts";
+import type { Database } from "./types.ts";
+
+export type * from "./types.ts";
+export { ItemNotFoundError } from "./archive.ts";
+export { ClosedError, type Sql } from "./sql.ts";
+export { type Migration, MIGRATIONS } from "./migrations.ts";
+export { dropSchema } from "./postgres.ts";
+
+/** Where and how to open the database. */
+export interface OpenDatabaseOptions {
+  /** PostgreSQL connection URL; when set, PostgreSQL is used. */
+  url?: string;
+  /** PostgreSQL schema (created if missing); tests use a fresh one per run. */
+  schema?: string;
+  /** PGlite keeps its files in `${dataDir}/pglite`. */
+  dataDir?: string;
+  /** PGlite in memory, nothing persisted (tests). Also the case when neither url nor dataDir. */
+  memory?: boolean;
+  /** Told about each migration applied, e.g. "applying migration 001 accounts". */
+  onProgress?: (msg: string) => void;
+  /** PostgreSQL pool size; default 10. */
+  poolSize?: number;
+  /** Most archive entries per group-commit INSERT; default 500. */
+  archiveBatchSize?: number;
+}
+
+/** Opens PostgreSQL or PGlite, applies pending migrations and returns the stores. */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  let kind: Database["kind"];
+  let sql: Sql;
+  if (opts.url) {
+    kind = "postgres";
+    sql = await openPostgres({ url: opts.url, schema: opts.schema, max: opts.poolSize });
+  } else {
+    kind = "pglite";
+    let dir: string | undefined;
+    if (!opts.memory && opts.dataDir !== undefined) {
+      dir = `${opts.dataDir.replace(/\/+$/, "")}/pglite`;
+      await Deno.mkdir(dir, { recursive: true });
+    }
+    sql = await openPglite(dir);
+  }
+  try {
+    await migrate(sql, opts.onProgress);
+  } catch (err) {
+    await sql.close();
+    throw err;
+  }
+  return new SqlDatabase(kind, sql, opts.archiveBatchSize);
+}
+
+class SqlDatabase implements Database {
+  readonly accounts: SqlAccountStore;
+  readonly roster: SqlRosterStore;
+  readonly offline: SqlOfflineStore;
+  readonly archive: SqlArchiveStore;
+  readonly vcard: SqlVCardStore;
+  readonly private: SqlPrivateStore;
+  #closing: Promise<void> | undefined;
+
+  constructor(readonly kind: Database["kind"], private readonly sql: Sql, batchSize?: number) {
+    this.archive = new SqlArchiveStore(sql, { batchSize });
+    // Entries still queued for a user must be written before the user's archive is cleared.
+    this.accounts = new SqlAccountStore(sql, () => this.archive.flush());
+    this.roster = new SqlRosterStore(sql);
+    this.offline = new SqlOfflineStore(sql);
+    this.vcard = new SqlVCardStore(sql);
+    this.private = new SqlPrivateStore(sql);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.archive.close();
+      } finally {
+        await this.sql.close();
+      }
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * c2s: client connections on TCP (5222, STARTTLS) and direct TLS (5223, XEP-0368). Each accepted
+ * socket becomes a StreamSession driving its own connection actor.
+ */
+import tls from "node:tls";
+import { definePlugin } from "../registry.ts";
+import { loadCertificate } from "../../net/certs.ts";
+import { listenTcp, type TcpListener, type TcpTransport } from "../../net/tcp.ts";
+import { ConnectionRateLimit, isLoopback } from "../../net/rate_limit.ts";
+import { type SessionBinder, StreamSession } from "../../net/stream_session.ts";
+import { PLAIN, SCRAM_SHA_1, SCRAM_SHA_256 } from "../../protocol/sasl/mechanism.ts";
+import { AuthThrottle } from "../../protocol/sasl/throttle.ts";
+
+export default definePlugin({
+  name: "c2s",
+  description: "client-to-server streams on TCP with STARTTLS and on direct TLS",
+  depends: ["sess-man"],
+  defaults: { throttle_loopback: true },
+  async setup(api) {
+    const cfg = api.config;
+    const pair = await loadCertificate({
+      domain: cfg.domain,
+      dataDir: cfg.dataDir,
+      cert: cfg.tls.cert,
+      key: cfg.tls.key,
+    });
+    const secureContext = tls.createSecureContext({ cert: pair.cert, key: pair.key });
+    const mechanisms = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
+    const throttle = new AuthThrottle({
+      maxFailures: cfg.limits.auth_failures_before_throttle,
+      windowMs: cfg.limits.auth_throttle_seconds * 1000,
+      lockoutMs: cfg.limits.auth_throttle_seconds * 1000,
+    });
+    const rate = new ConnectionRateLimit(cfg.limits.connections_per_ip_per_minute);
+    const binder = api.service<SessionBinder>("binder");
+    const common = {
+      host: cfg.c2s.host,
+      secureContext,
+      cert: pair.cert,
+      key: pair.key,
+      maxStanzaBytes: cfg.limits.max_stanza_bytes,
+      maxDepth: cfg.limits.max_depth,
+      admit: (addr: string) => rate.admit(addr),
+      accept: (transport: TcpTransport) => {
+        const session = new StreamSession({
+          core: api.core,
+          transport,
+          mechanisms,
+          throttle,
+          binder,
+          throttleExempt: !api.options.throttle_loopback && isLoopback(transport.remoteAddress),
+        });
+        transport.setSink(session);
+      },
+    };
+    const listeners: TcpListener[] = [];
+    const plain = await listenTcp({ ...common, port: cfg.c2s.port, directTls: false });
+    listeners.push(plain);
+    const ports: { c2s: number; c2sTls: number | null } = { c2s: plain.port, c2sTls: null };
+    if (cfg.c2s.tls_port >= 0) {
+      const direct = await listenTcp({ ...common, port: cfg.c2s.tls_port, directTls: true });
+      listeners.push(direct);
+      ports.c2sTls = direct.port;
+    }
+    api.provide("c2s.ports", ports);
+    api.log.info("listening for clients on {host}:{port} (STARTTLS) and {tlsPort} (TLS)", {
+      host: cfg.c2s.host,
+      port: ports.c2s,
+      tlsPort: ports.c2sTls ?? "off",
+    });
+    api.onStop(async () => {
+      await Promise.all(listeners.map((l) => l.close()));
+    });
+  },
+});

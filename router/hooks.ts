@@ -1,0 +1,154 @@
+/**
+ * Named hooks with priorities (Prosody's events, ejabberd's hooks, Openfire's interceptors).
+ * Handlers run highest priority first, ties in registration order; a stanza handler returning
+ * `true` stops the chain. A handler that throws is logged and skipped (ejabberd's safe_apply):
+ * it never takes a connection down — except a StanzaError thrown by an interceptor at a "before"
+ * point, which is how an interceptor rejects a stanza.
+ */
+import type { Element } from "../xml/element.ts";
+import type { JID } from "../jid/mod.ts";
+import { StanzaError } from "../protocol/errors.ts";
+import { logger } from "../log/mod.ts";
+import type { Session } from "./session.ts";
+
+const log = logger("hooks");
+
+export type StanzaKind = "message" | "presence" | "iq";
+/** Where a stanza is addressed: a full JID, a bare JID, or this server itself. */
+export type RouteKind = "full" | "bare" | "host";
+/**
+ * `pre-<kind>/<route>` runs on the sender's side for stanzas from local sessions (e.g. an outbound
+ * subscription updates the sender's roster); `<kind>/<route>` runs on the recipient's side.
+ */
+export type StanzaHook = `${"pre-" | ""}${StanzaKind}/${RouteKind}`;
+
+/** Openfire's four interception points. */
+export type InterceptorHook = `interceptor/${"incoming" | "outgoing"}/${"before" | "after"}`;
+
+export interface StanzaEvent {
+  stanza: Element;
+  kind: StanzaKind;
+  route: RouteKind;
+  /** the stamped sender */
+  from: JID;
+  /** the addressee; for stanzas without `to`, the sender's bare JID (or the domain for host iqs) */
+  to: JID;
+  /** the local session the stanza came from, if any */
+  origin: Session | null;
+}
+
+export interface InterceptorEvent {
+  stanza: Element;
+  /** the session the stanza was read from (incoming) or is written to (outgoing) */
+  session: Session | null;
+  incoming: boolean;
+  processed: boolean;
+}
+
+export interface LifecycleEvents {
+  /** a resource was bound: the session is live */
+  "session/bound": { session: Session };
+  /** a bound session ended, for any reason */
+  "session/closed": { session: Session };
+  /** the server is stopping */
+  "server/stopping": Record<string, never>;
+}
+export type LifecycleHook = keyof LifecycleEvents;
+
+export type StanzaHandler = (ev: StanzaEvent) => boolean | void | Promise<boolean | void>;
+export type InterceptorHandler = (ev: InterceptorEvent) => void | Promise<void>;
+export type LifecycleHandler<K extends LifecycleHook> = (
+  ev: LifecycleEvents[K],
+) => void | Promise<void>;
+
+export type HookName = StanzaHook | InterceptorHook | LifecycleHook;
+export type HandlerFor<N extends HookName> = N extends StanzaHook ? StanzaHandler
+  : N extends InterceptorHook ? InterceptorHandler
+  : N extends LifecycleHook ? LifecycleHandler<N>
+  : never;
+
+interface Entry {
+  priority: number;
+  seq: number;
+  owner: string;
+  fn: (ev: unknown) => unknown;
+}
+
+export class Hooks {
+  #chains = new Map<string, Entry[]>();
+  #seq = 0;
+
+  /** Registers a handler; returns a function that removes it. */
+  on<N extends HookName>(name: N, fn: HandlerFor<N>, priority = 0, owner = "core"): () => void {
+    const entry: Entry = { priority, seq: this.#seq++, owner, fn: fn as (ev: unknown) => unknown };
+    const chain = [...(this.#chains.get(name) ?? []), entry];
+    chain.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    this.#chains.set(name, chain);
+    return () => {
+      const cur = this.#chains.get(name) ?? [];
+      this.#chains.set(name, cur.filter((e) => e !== entry));
+    };
+  }
+
+  has(name: HookName): boolean {
+    return (this.#chains.get(name)?.length ?? 0) > 0;
+  }
+
+  /** Runs a stanza chain; true when some handler took the stanza. */
+  async fireStanza(name: StanzaHook, ev: StanzaEvent): Promise<boolean> {
+    const chain = this.#chains.get(name);
+    if (!chain) return false;
+    for (const entry of chain) {
+      try {
+        let r = entry.fn(ev);
+        if (r instanceof Promise) r = await r;
+        if (r === true) return true;
+      } catch (e) {
+        // A StanzaError is a handler's answer, not a crash: the router turns it into a reply.
+        if (e instanceof StanzaError) throw e;
+        log.error("hook {hook} of {owner} failed: {error}", {
+          hook: name,
+          owner: entry.owner,
+          error: String(e),
+        });
+      }
+    }
+    return false;
+  }
+
+  /** Runs interceptors; at "before" points a StanzaError propagates to reject the stanza. */
+  async fireInterceptors(name: InterceptorHook, ev: InterceptorEvent): Promise<void> {
+    const chain = this.#chains.get(name);
+    if (!chain) return;
+    for (const entry of chain) {
+      try {
+        const r = entry.fn(ev);
+        if (r instanceof Promise) await r;
+      } catch (e) {
+        if (e instanceof StanzaError && !ev.processed) throw e;
+        log.error("interceptor {hook} of {owner} failed: {error}", {
+          hook: name,
+          owner: entry.owner,
+          error: String(e),
+        });
+      }
+    }
+  }
+
+  async fire<K extends LifecycleHook>(name: K, ev: LifecycleEvents[K]): Promise<void> {
+    const chain = this.#chains.get(name);
+    if (!chain) return;
+    for (const entry of chain) {
+      try {
+        const r = entry.fn(ev);
+        if (r instanceof Promise) await r;
+      } catch (e) {
+        log.error("hook {hook} of {owner} failed: {error}", {
+          hook: name,
+          owner: entry.owner,
+          error: String(e),
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * A Parley server for one test: its own ports (< 32768), its own data directory, and storage on
+ * PostgreSQL in a fresh schema when DATABASE_URL is set (CI), else embedded PGlite in memory.
+ */
+import { type Server, type StartOptions, startServer } from "../../server/start.ts";
+import { openDatabase } from "../../db/mod.ts";
+import { dropSchema } from "../../db/mod.ts";
+import type { Database } from "../../db/types.ts";
+import { setupLogging } from "../../log/mod.ts";
+import { createAccount } from "../../server/accounts.ts";
+import { freePort } from "./ports.ts";
+
+export interface TestServer {
+  server: Server;
+  port: number;
+  tlsPort: number;
+  domain: string;
+  dataDir: string;
+  db: Database;
+  addUser(name: string, password: string): Promise<void>;
+  /** Stops the server only (the database stays open, for restart tests). */
+  stopServer(): Promise<void>;
+  /** Starts it again on the same ports and storage. */
+  restart(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+let logging = false;
+
+export async function testDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
+  const url = Deno.env.get("DATABASE_URL");
+  if (url) {
+    const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const db = await openDatabase({ url, schema, poolSize: 4 });
+    return {
+      db,
+      drop: async () => {
+        await db.close();
+        await dropSchema(url, schema);
+      },
+    };
+  }
+  const db = await openDatabase({ memory: true });
+  return { db, drop: () => db.close() };
+}
+
+export async function startTestServer(
+  config: Record<string, unknown> = {},
+  opts: StartOptions = {},
+): Promise<TestServer> {
+  if (!logging) {
+    await setupLogging({
+      level: (Deno.env.get("PARLEY_TEST_LOG") as "debug" | undefined) ?? "error",
+      format: "text",
+    });
+    logging = true;
+  }
+  const dataDir = await Deno.makeTempDir({ prefix: "parley-test-" });
+  const { db, drop } = await testDatabase();
+  const port = freePort();
+  let tlsPort = freePort();
+  while (tlsPort === port) tlsPort = freePort();
+  const c2s = (config.c2s ?? {}) as Record<string, unknown>;
+  const full = {
+    domain: "localhost",
+    data_dir: dataDir,
+    ...config,
+    c2s: { host: "127.0.0.1", port, tls_port: tlsPort, ...c2s },
+  };
+  let server = await startServer(full, { ...opts, db });
+  let running = true;
+  const t: TestServer = {
+    get server() {
+      return server;
+    },
+    port,
+    tlsPort,
+    domain: "localhost",
+    dataDir,
+    db,
+    async addUser(name, password) {
+      const r = await createAccount(db, "localhost", name, password);
+      if (!r.ok) throw new Error(`addUser ${name}: ${r.reason}`);
+    },
+    async stopServer() {
+      if (running) await server.stop();
+      running = false;
+    },
+    async restart() {
+      if (running) await server.stop();
+      server = await startServer(full, { ...opts, db });
+      running = true;
+    },
+    async [Symbol.asyncDispose]() {
+      if (running) await server.stop();
+      running = false;
+      await drop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+  return t;
+}
