@@ -230,23 +230,63 @@ export const connectionMachine = setup({
         },
       },
     ],
-    END: ".closing",
-    SHUTDOWN: {
-      target: ".closing",
-      actions: { type: "sendStreamError", params: { condition: "system-shutdown" } },
-    },
+    // RFC 6120 §4.9.1.1: even an error (or a close) before the stream opened needs our header first.
+    END: [
+      {
+        guard: "headerNotSent",
+        target: ".closing",
+        actions: [
+          { type: "sendHeader", params: { stage: "initial" } },
+          assign({ headerSent: true }),
+        ],
+      },
+      { target: ".closing" },
+    ],
+    SHUTDOWN: [
+      {
+        guard: "headerNotSent",
+        target: ".closing",
+        actions: [
+          { type: "sendHeader", params: { stage: "initial" } },
+          assign({ headerSent: true }),
+          { type: "sendStreamError", params: { condition: "system-shutdown" } },
+        ],
+      },
+      {
+        target: ".closing",
+        actions: { type: "sendStreamError", params: { condition: "system-shutdown" } },
+      },
+    ],
   },
   states: {
     negotiating: {
       initial: "awaitingOpen",
       after: {
-        negotiationTimeout: {
-          target: "closing",
-          actions: {
-            type: "sendStreamError",
-            params: { condition: "connection-timeout", text: "stream negotiation took too long" },
+        // This can fire while a restarted stream (after STARTTLS or SASL) has no header yet.
+        negotiationTimeout: [
+          {
+            guard: "headerNotSent",
+            target: "closing",
+            actions: [
+              { type: "sendHeader", params: { stage: "initial" } },
+              assign({ headerSent: true }),
+              {
+                type: "sendStreamError",
+                params: {
+                  condition: "connection-timeout",
+                  text: "stream negotiation took too long",
+                },
+              },
+            ],
           },
-        },
+          {
+            target: "closing",
+            actions: {
+              type: "sendStreamError",
+              params: { condition: "connection-timeout", text: "stream negotiation took too long" },
+            },
+          },
+        ],
       },
       states: {
         awaitingOpen: {
@@ -377,6 +417,7 @@ export const connectionMachine = setup({
         },
         authenticating: {
           invoke: {
+            id: "saslStep",
             src: "saslStep",
             input: ({ context, event }) => ({
               mechanism: context.mechanism ?? "",
@@ -507,6 +548,7 @@ export const connectionMachine = setup({
         },
         bindingResource: {
           invoke: {
+            id: "bindResource",
             src: "bindResource",
             input: ({ context, event }) => ({
               username: context.username ?? "",
@@ -583,6 +625,10 @@ export const connectionMachine = setup({
       on: {
         CLOSE: "closed",
         STANZA: {},
+        // `</stream:stream>` has been written: nothing more may follow it, not even a stream error.
+        STREAM_ERROR: {},
+        SHUTDOWN: {},
+        END: {},
       },
     },
     closed: {

@@ -37,10 +37,13 @@ EJABBERD_STARTED=""
 log() { printf '[compare %3ds] %s\n' $((SECONDS - START)) "$*" >&2; }
 left() { echo $((TOTAL_S - (SECONDS - START))); }
 
+# As the ejabberd user directly (setpriv, not ejabberdctl's own su): su would reset the open-file
+# limit to 1024 through PAM and cap the idle scenario, and HOME keeps the Erlang cookie in our dir.
 ejabberdctl_bench() {
-  ejabberdctl --config-dir "$TMP/ejabberd" --config "$TMP/ejabberd/ejabberd.yml" \
+  (cd "$TMP/ejabberd" && HOME="$TMP/ejabberd" setpriv --reuid ejabberd --regid ejabberd --init-groups \
+    ejabberdctl --config-dir "$TMP/ejabberd" --config "$TMP/ejabberd/ejabberd.yml" \
     --ctl-config "$ROOT/bench/ejabberd/ejabberdctl.cfg" --logs "$TMP/ejabberd/logs" \
-    --spool "$TMP/ejabberd/spool" --node ejabberd_bench@localhost "$@"
+    --spool "$TMP/ejabberd/spool" --node ejabberd_bench@localhost "$@")
 }
 
 # Every process we started, found through our own pids, never by name.
@@ -114,7 +117,7 @@ run_scenarios() { # target port pid scenario...
     if [ "$(left)" -lt 30 ]; then log "time budget spent, skipping $target/$s"; continue; fi
     case $s in
       login) extra="--users $LOGIN_USERS --concurrency $LOGIN_C" ;;
-      idle) extra="--users $IDLE_USERS --concurrency 50 --pid $pid" ;;
+      idle) extra="--users $IDLE_USERS --concurrency 50" ;;
       throughput) extra="--pairs $TP_PAIRS --window $TP_WINDOW --messages $TP_MESSAGES" ;;
       offline) extra="--messages $OFFLINE_MESSAGES" ;;
       muc) extra="--users $MUC_USERS --messages $MUC_MESSAGES --window $MUC_WINDOW" ;;
@@ -125,10 +128,10 @@ run_scenarios() { # target port pid scenario...
     log "$target: $s"
     # shellcheck disable=SC2086
     timeout $((d * 2 + 60)) deno run -A bench/load.ts --scenario "$s" --host 127.0.0.1 \
-      --port "$port" --domain "$DOMAIN" --duration "$d" $extra \
+      --port "$port" --domain "$DOMAIN" --duration "$d" --pid "$pid" $extra \
       --json "$TMP/results/$target--$s.json" >"$TMP/results/$target--$s.txt" 2>&1 ||
       log "$target/$s: check failed or error (see summary)"
-    grep -E '^== |PerSec|p99|kibPerSession|lost|error:' "$TMP/results/$target--$s.txt" | head -8 >&2
+    grep -E '^== |PerSec|p99|kibPerSession|lost|error:|cpuMs' "$TMP/results/$target--$s.txt" | head -8 >&2
   done
 }
 
@@ -178,8 +181,8 @@ start_parley() { # port datadir [database url]
   port_free "$1" || { log "port $1 busy, skipping parley"; return 1; }
   mkdir -p "$2"
   # Own session so every process deno task spawns is found from this one pid.
-  PARLEY_C2S_PORT=$1 PARLEY_REQUIRE_ENCRYPTION=false PARLEY_REGISTRATION=open \
-    PARLEY_DATA_DIR="$2" PARLEY_DOMAIN="$DOMAIN" ${3:+PARLEY_DATABASE_URL="$3"} \
+  env PARLEY_C2S_PORT="$1" PARLEY_REQUIRE_ENCRYPTION=false PARLEY_REGISTRATION=open \
+    PARLEY_DATA_DIR="$2" PARLEY_DOMAIN="$DOMAIN" ${3:+"PARLEY_DATABASE_URL=$3"} \
     setsid deno task start >"$2/stdout.log" 2>&1 &
   local pid=$!
   STARTED_PIDS+=("$pid")

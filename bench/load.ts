@@ -5,7 +5,8 @@
  *     [--duration S] [--pid PID] [--json out.json] [--tls starttls|none]
  * See docs/performance.md for the method and reference figures.
  */
-import type { Options, Result } from "./load/common.ts";
+import process from "node:process";
+import { cpuMs, type Options, type Result } from "./load/common.ts";
 import { scenarios } from "./load/scenarios.ts";
 
 const HELP = `usage: deno task bench:load --scenario NAME --port N --domain D [options]
@@ -162,16 +163,32 @@ async function main(): Promise<number> {
   }, (o.durationS * 2 + 120) * 1000);
   let result: Result;
   const started = new Date().toISOString();
+  // On a 2-core box generator and server share the CPU; report both so figures can be read right.
+  const client0 = process.cpuUsage();
+  const server0 = o.pid ? cpuMs(o.pid) : undefined;
   try {
     result = await scenarios[o.scenario]!(o);
   } catch (e) {
     result = { scenario: o.scenario, ok: false, error: (e as Error).message };
+  }
+  const c = process.cpuUsage(client0);
+  result.clientCpuMs = Math.round((c.user + c.system) / 1000);
+  const server1 = o.pid ? cpuMs(o.pid) : undefined;
+  if (server0 !== undefined && server1 !== undefined) result.serverCpuMs = server1 - server0;
+  const perMsg = result.scenario === "throughput" && typeof result.sent === "number" && result.sent;
+  if (perMsg) {
+    result.clientCpuUsPerMsg = Math.round(((result.clientCpuMs as number) * 1000) / perMsg);
+    if (typeof result.serverCpuMs === "number") {
+      result.serverCpuUsPerMsg = Math.round((result.serverCpuMs * 1000) / perMsg);
+    }
   }
   clearTimeout(hard);
   const out = {
     ...result,
     target: { host: o.host, port: o.port, domain: o.domain, tls: o.tls },
     started,
+    // Other work on the machine skews everything; keep the evidence next to the figures.
+    loadAvgAtEnd: Deno.loadavg(),
     params: {
       users: o.users,
       concurrency: o.concurrency,

@@ -4,7 +4,7 @@
  */
 import { SqlAccountStore } from "./accounts.ts";
 import { SqlArchiveStore } from "./archive.ts";
-import { migrate } from "./migrations.ts";
+import { migrate, USER_TABLES } from "./migrations.ts";
 import { SqlPrivateStore, SqlVCardStore } from "./misc.ts";
 import { SqlOfflineStore } from "./offline.ts";
 import { openPglite } from "./pglite.ts";
@@ -81,6 +81,11 @@ class SqlDatabase implements Database {
     this.private = new SqlPrivateStore(sql);
   }
 
+  async wipe(): Promise<void> {
+    const tables = ["accounts", ...USER_TABLES.map((t) => t.table)];
+    await this.sql.exec(`TRUNCATE ${tables.join(", ")}`);
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
@@ -91,4 +96,14 @@ class SqlDatabase implements Database {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * Empties every table of user data (tests share one embedded database across a file, because
+ * opening PGlite takes seconds). Refuses anything but a database opened by openDatabase.
+ */
+export async function wipeDatabase(db: Database): Promise<void> {
+  if (!(db instanceof SqlDatabase)) throw new TypeError("not an SQL database");
+  await db.archive.flush();
+  await db.wipe();
 }

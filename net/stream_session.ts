@@ -189,6 +189,10 @@ export class StreamSession implements Session {
     return this.#io.secure;
   }
 
+  get open(): boolean {
+    return !this.#ended;
+  }
+
   get state(): string {
     return JSON.stringify(this.#actor.getSnapshot().value);
   }

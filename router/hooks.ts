@@ -45,7 +45,37 @@ export interface InterceptorEvent {
   processed: boolean;
 }
 
+/** A message the recipient's user actor accepted: it is being delivered or was stored offline. */
+export interface MessageAccepted {
+  /** the message as it will be delivered/stored; handlers may add payload (XEP-0359 stanza-id) */
+  stanza: Element;
+  from: JID;
+  /** the recipient (bare or full, as addressed) */
+  to: JID;
+  outcome: "delivered" | "stored";
+  /** the sender's local session, when the sender is a local client */
+  origin: Session | null;
+}
+
+/** A message was written to these sessions of the recipient (for carbons, chat logs). */
+export interface MessageDelivered {
+  stanza: Element;
+  from: JID;
+  to: JID;
+  sessions: Session[];
+}
+
 export interface LifecycleEvents {
+  /**
+   * Fired by the recipient's user actor before delivering or storing a chat/normal message with a
+   * body; handlers run synchronously first-to-last and must not await (they may start writes).
+   */
+  "message/accepted": MessageAccepted;
+  "message/delivered": MessageDelivered;
+  /** a session sent available presence with this priority (initial or update) */
+  "session/available": { session: Session };
+  /** a session became unavailable (explicit unavailable presence; not fired on close) */
+  "session/unavailable": { session: Session };
   /** a resource was bound: the session is live */
   "session/bound": { session: Session };
   /** a bound session ended, for any reason */
@@ -148,6 +178,30 @@ export class Hooks {
           owner: entry.owner,
           error: String(e),
         });
+      }
+    }
+  }
+
+  /**
+   * Runs lifecycle handlers without waiting: for hot paths (message/accepted, message/delivered)
+   * where every handler's synchronous part must finish before the caller goes on. A returned
+   * promise that rejects is logged.
+   */
+  fireSync<K extends LifecycleHook>(name: K, ev: LifecycleEvents[K]): void {
+    const chain = this.#chains.get(name);
+    if (!chain) return;
+    for (const entry of chain) {
+      const fail = (e: unknown) =>
+        log.error("hook {hook} of {owner} failed: {error}", {
+          hook: name,
+          owner: entry.owner,
+          error: String(e),
+        });
+      try {
+        const r = entry.fn(ev);
+        if (r instanceof Promise) r.catch(fail);
+      } catch (e) {
+        fail(e);
       }
     }
   }

@@ -16,6 +16,8 @@ export interface Session {
   /** the full JID once a resource is bound */
   readonly jid: JID | null;
   readonly secure: boolean;
+  /** false once the stream has ended (undefined for sessions that cannot tell) */
+  readonly open?: boolean;
   /** available presence with its priority, as last broadcast (RFC 6121 §4) */
   available: boolean;
   priority: number;

@@ -27,6 +27,8 @@ export function accountJid(user: string, domain: string): string | null {
 }
 
 function passwordOk(password: string): boolean {
+  // Control characters are refused: they cannot be typed and break some clients' storage.
+  // deno-lint-ignore no-control-regex
   return password.length >= MIN_PASSWORD_LENGTH && !/[\u0000-\u001f\u007f]/.test(password);
 }
 

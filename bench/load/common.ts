@@ -54,6 +54,17 @@ export function rssKiB(pid: number): number | undefined {
   }
 }
 
+/** utime+stime of a process in ms (Linux reports clock ticks, 100 per second in practice). */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -41,6 +41,8 @@ const metrics: [string, string, string, boolean][] = [
   ["mam: latest page p50 ms", "mam", "latestPageMs.p50", false],
   ["mam: latest page p99 ms", "mam", "latestPageMs.p99", false],
   ["mam: forward page p50 ms", "mam", "forwardPageMs.p50", false],
+  ["throughput: server CPU us/msg", "throughput", "serverCpuUsPerMsg", false],
+  ["throughput: client CPU us/msg", "throughput", "clientCpuUsPerMsg", false],
 ];
 
 const order = ["prosody", "ejabberd", "parley", "parley-pg", "relay"];
@@ -60,9 +62,14 @@ for (const [label, scenario, path, higherBetter] of metrics) {
     const r = results[t]?.[scenario];
     row[t] = r && r.ok === false ? `${fmt(get(r, path))}!` : get(r, path);
   }
-  const p = get(results.parley?.[scenario], path);
-  row["parley/prosody"] = ratio(p, get(results.prosody?.[scenario], path));
-  row["parley/ejabberd"] = ratio(p, get(results.ejabberd?.[scenario], path));
+  // A figure from a run that lost or misordered messages is not comparable.
+  const okValue = (t: string) => {
+    const r = results[t]?.[scenario];
+    return r && r.ok !== false ? get(r, path) : undefined;
+  };
+  const p = okValue("parley");
+  row["parley/prosody"] = ratio(p, okValue("prosody"));
+  row["parley/ejabberd"] = ratio(p, okValue("ejabberd"));
   table.push(row);
 }
 
@@ -88,6 +95,7 @@ const doc = {
     os: Deno.build.os,
     kernel: Deno.osRelease(),
     deno: Deno.version.deno,
+    loadAvgAtEnd: Deno.loadavg(),
   },
   versions: Object.fromEntries(versions.map((v) => v.split("=", 2) as [string, string])),
   table,

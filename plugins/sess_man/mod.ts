@@ -1,50 +1,43 @@
 /**
  * sess-man (Tigase's session manager): binds resources, keeps each session's presence state
- * (Tigase `presence-state`), and delivers stanzas to local sessions following RFC 6121 §8.5.
- * Richer policy (offline storage, roster-driven presence) hooks in at higher priority.
+ * (Tigase `presence-state`), and hands every message for a local user to that user's actor,
+ * which decides delivery (RFC 6121 §8.5) and offline storage. iq and presence to a full JID are
+ * delivered directly.
  */
 import { definePlugin } from "../registry.ts";
-import type { StanzaEvent } from "../../router/hooks.ts";
-import type { Session } from "../../router/session.ts";
 import { StanzaError } from "../../protocol/errors.ts";
 import { NS } from "../../protocol/ns.ts";
 import { x } from "../../xml/element.ts";
 import type { SessionBinder, StreamSession } from "../../net/stream_session.ts";
 import { SessionRegistry } from "./sessions.ts";
+import { UserManager } from "./users.ts";
 
-export { SessionRegistry };
-
-/** Available resources that may receive a bare-JID message (non-negative priority). */
-export function deliverable(sessions: Session[]): Session[] {
-  return sessions.filter((s) => s.available && s.priority >= 0);
-}
-
-/** The highest-priority available resources (RFC 6121 §8.5.2.1.1); ties all receive it. */
-export function highestPriority(sessions: Session[]): Session[] {
-  const ok = deliverable(sessions);
-  if (ok.length <= 1) return ok;
-  const top = Math.max(...ok.map((s) => s.priority));
-  return ok.filter((s) => s.priority === top);
-}
+export { SessionRegistry, UserManager };
+export { deliverable, highestPriority } from "./delivery.ts";
 
 export default definePlugin({
   name: "sess-man",
-  description: "resource binding, session presence state and local delivery (RFC 6120/6121)",
-  defaults: { max_resources: 16 },
+  description: "resource binding, presence state, and per-user delivery actors (RFC 6120/6121)",
+  defaults: { max_resources: 16, user_idle_seconds: 60 },
   setup(api) {
     const registry = new SessionRegistry(api.domain, api.options.max_resources);
+    const users = new UserManager(api.core, registry, api.options.user_idle_seconds * 1000);
     const binder: SessionBinder = {
       bind: (session: StreamSession, username, resource) =>
         Promise.resolve(registry.bind(session, username, resource)),
       unbind: (session) => registry.unbind(session),
     };
     api.provide("sessions", registry);
+    api.provide("users", users);
     api.provide("binder", binder);
 
     api.streamFeature("post-auth", () => x("bind", { xmlns: NS.bind }));
     // RFC 3921 sessions are a no-op today; old clients still ask for them (RFC 6121 Appendix E).
     api.streamFeature("post-auth", () => x("session", { xmlns: NS.session }, x("optional")));
     api.iq("set", NS.session, () => true, ["host", "account"]);
+
+    api.hook("session/bound", ({ session }) => users.sessionBound(session));
+    api.hook("session/closed", ({ session }) => users.sessionClosed(session));
 
     // Presence state of the sender's own session: available/unavailable and priority.
     api.hook("pre-presence/bare", (ev) => {
@@ -56,36 +49,18 @@ export default definePlugin({
         origin.available = true;
         origin.priority = Number.isFinite(p) ? Math.max(-128, Math.min(127, p)) : 0;
         origin.presence = stanza;
+        users.presence(origin);
+        void api.core.hooks.fire("session/available", { session: origin });
       } else if (type === "unavailable") {
         origin.available = false;
         origin.presence = null;
+        users.presence(origin);
+        void api.core.hooks.fire("session/unavailable", { session: origin });
       }
     }, 1000);
 
-    api.hook("message/full", (ev) => {
-      const session = registry.get(ev.to);
-      if (session) {
-        session.send(ev.stanza);
-        return true;
-      }
-      const type = ev.stanza.attrs.type ?? "normal";
-      // RFC 6121 §8.5.3.2.1: chat and normal fall back to the bare JID rules.
-      if (type === "chat" || type === "normal") return deliverToBare(ev);
-      if (type === "groupchat") throw new StanzaError("service-unavailable");
-      return true; // headline and error to a gone resource are dropped silently
-    }, -100);
-
-    const deliverToBare = (ev: StanzaEvent): boolean => {
-      const type = ev.stanza.attrs.type ?? "normal";
-      const sessions = registry.ofUser(ev.to.bare);
-      if (type === "groupchat") throw new StanzaError("service-unavailable");
-      if (type === "error") return true;
-      const targets = type === "headline" ? deliverable(sessions) : highestPriority(sessions);
-      if (targets.length === 0) return false;
-      for (const s of targets) s.send(ev.stanza);
-      return true;
-    };
-    api.hook("message/bare", deliverToBare, -100);
+    api.hook("message/full", (ev) => users.message(ev), -100);
+    api.hook("message/bare", (ev) => users.message(ev), -100);
 
     api.hook("iq/full", (ev) => {
       const session = registry.get(ev.to);
@@ -111,5 +86,6 @@ export default definePlugin({
     api.hook("server/stopping", () => {
       for (const s of registry.all()) (s as StreamSession).shutdown();
     });
+    api.onStop(() => users.stopAll());
   },
 });

@@ -26,6 +26,10 @@ export class SessionRegistry {
     return this.#byBare.get(full.bare)?.get(full.resource);
   }
 
+  byResource(bare: string, resource: string): Session | undefined {
+    return this.#byBare.get(bare)?.get(resource);
+  }
+
   /** The user's bound sessions (empty when none). */
   ofUser(bare: string): Session[] {
     const m = this.#byBare.get(bare);

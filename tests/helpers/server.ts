@@ -4,7 +4,7 @@
  */
 import { type Server, type StartOptions, startServer } from "../../server/start.ts";
 import { openDatabase } from "../../db/mod.ts";
-import { dropSchema } from "../../db/mod.ts";
+import { dropSchema, wipeDatabase } from "../../db/mod.ts";
 import type { Database } from "../../db/types.ts";
 import { setupLogging } from "../../log/mod.ts";
 import { createAccount } from "../../server/accounts.ts";
@@ -40,9 +40,13 @@ export async function testDatabase(): Promise<{ db: Database; drop: () => Promis
       },
     };
   }
-  const db = await openDatabase({ memory: true });
-  return { db, drop: () => db.close() };
+  // Opening embedded PGlite takes seconds, so a test file shares one and empties it per test.
+  sharedPglite ??= openDatabase({ memory: true });
+  const db = await sharedPglite;
+  return { db, drop: () => wipeDatabase(db) };
 }
+
+let sharedPglite: Promise<Database> | undefined;
 
 export async function startTestServer(
   config: Record<string, unknown> = {},

@@ -1,0 +1,237 @@
+/**
+ * The user actors (`user:<bareJid>`): spawned on demand when a session binds or a message
+ * arrives, stopped by their machine when idle. This file is the adapter that carries out the
+ * machine's decisions: writing to sessions, bouncing, and the offline store (msgoffline).
+ */
+import { type Actor, createActor, fromPromise } from "xstate";
+import type { Element } from "../../xml/element.ts";
+import { serialize } from "../../xml/serialize.ts";
+import type { JID } from "../../jid/mod.ts";
+import { NS } from "../../protocol/ns.ts";
+import { StanzaError } from "../../protocol/errors.ts";
+import type { StanzaEvent } from "../../router/hooks.ts";
+import type { Session } from "../../router/session.ts";
+import type { Core } from "../../server/core.ts";
+import { type InboundMessage, type StoreOutput, userMachine } from "../../actors/user_machine.ts";
+import type { OfflineService } from "../msgoffline/mod.ts";
+import { logger } from "../../log/mod.ts";
+import { deliverable, highestPriority } from "./delivery.ts";
+import type { SessionRegistry } from "./sessions.ts";
+
+const log = logger("users");
+
+/** What a user actor remembers of where a message came from, to bounce or notify. */
+interface Envelope {
+  from: JID;
+  to: JID;
+  origin: Session | null;
+}
+
+export interface UserCounters {
+  delivered: number;
+  bounced: number;
+  dropped: number;
+  stored: number;
+}
+
+export class UserManager {
+  readonly #actors = new Map<string, Actor<typeof userMachine>>();
+  readonly #envelopes = new WeakMap<Element, Envelope>();
+  readonly #known = new Set<string>();
+  readonly counters: UserCounters = { delivered: 0, bounced: 0, dropped: 0, stored: 0 };
+  #seq = 0;
+
+  constructor(
+    readonly core: Core,
+    readonly sessions: SessionRegistry,
+    readonly idleTimeoutMs: number,
+  ) {}
+
+  get size(): number {
+    return this.#actors.size;
+  }
+
+  #offline(): OfflineService | null {
+    return this.core.hasService("offline") ? this.core.service<OfflineService>("offline") : null;
+  }
+
+  /** Whether a local account exists; positive answers are cached (accounts are rarely deleted). */
+  async exists(bare: string): Promise<boolean> {
+    if (this.#known.has(bare) || this.#actors.has(bare)) return true;
+    const yes = await this.core.db.accounts.exists(bare);
+    if (yes) this.#known.add(bare);
+    return yes;
+  }
+
+  forget(bare: string): void {
+    this.#known.delete(bare);
+  }
+
+  actor(bare: string): Actor<typeof userMachine> {
+    const existing = this.#actors.get(bare);
+    if (existing && existing.getSnapshot().status === "active") return existing;
+    const actorId = `user:${bare}`;
+    const machine = userMachine.provide({
+      actions: {
+        deliverToResource: (_, p) => {
+          const s = this.sessions.byResource(bare, p.resource);
+          this.#deliver(p.message, s ? [s] : []);
+        },
+        deliverToHighest: (_, p) =>
+          this.#deliver(p.message, highestPriority(this.sessions.ofUser(bare))),
+        deliverToAll: (_, p) => this.#deliver(p.message, deliverable(this.sessions.ofUser(bare))),
+        bounce: (_, p) => {
+          this.counters.bounced++;
+          this.core.router.bounce(p.message.stanza, new StanzaError(p.condition));
+        },
+        drop: (_, p) => {
+          this.counters.dropped++;
+          log.debug("message to {user} dropped: {reason}", { user: bare, reason: p.reason });
+        },
+        stored: () => {
+          this.counters.stored++;
+        },
+      },
+      actors: {
+        storeOffline: fromPromise(({ input }) => this.#store(bare, input.message)),
+        flushOffline: fromPromise(async ({ input }) => {
+          const offline = this.#offline();
+          const session = this.sessions.byResource(bare, input.resource);
+          if (!offline || !session) return { delivered: 0 };
+          return { delivered: await offline.flush(bare, session) };
+        }),
+      },
+    });
+    const ref = createActor(machine, {
+      systemId: actorId,
+      inspect: this.core.actors.inspectorFor(actorId),
+      input: {
+        jid: bare,
+        offline: this.#offline()?.strategy ?? null,
+        idleTimeoutMs: this.idleTimeoutMs,
+      },
+    });
+    ref.subscribe({
+      complete: () => {
+        if (this.#actors.get(bare) === ref) this.#actors.delete(bare);
+        this.core.actors.remove(actorId);
+      },
+      error: (e) => log.error("user actor {user} failed: {e}", { user: bare, e: String(e) }),
+    });
+    this.#actors.set(bare, ref);
+    this.core.actors.add(actorId, ref);
+    ref.start();
+    return ref;
+  }
+
+  /** A message for a local user (bare or full JID): the user's actor decides what happens. */
+  async message(ev: StanzaEvent): Promise<boolean> {
+    const bare = ev.to.bare;
+    if (!this.#actors.has(bare) && !(await this.exists(bare))) {
+      throw new StanzaError("service-unavailable");
+    }
+    const stanza = ev.stanza;
+    this.#envelopes.set(stanza, { from: ev.from, to: ev.to, origin: ev.origin });
+    const message: InboundMessage = {
+      seq: ++this.#seq,
+      stanza,
+      type: stanza.attrs.type ?? "normal",
+      resource: ev.to.resource === "" ? null : ev.to.resource,
+      storable: isStorable(stanza),
+    };
+    this.actor(bare).send({ type: "MESSAGE", message });
+    return true;
+  }
+
+  sessionBound(session: Session): void {
+    const jid = session.jid;
+    if (!jid) return;
+    this.#known.add(jid.bare);
+    this.actor(jid.bare).send({ type: "SESSION_BOUND", resource: jid.resource });
+  }
+
+  presence(session: Session): void {
+    const jid = session.jid;
+    if (!jid) return;
+    this.actor(jid.bare).send({
+      type: "PRESENCE",
+      resource: jid.resource,
+      priority: session.available ? session.priority : null,
+    });
+  }
+
+  sessionClosed(session: Session): void {
+    const jid = session.jid;
+    if (!jid) return;
+    this.#actors.get(jid.bare)?.send({ type: "SESSION_CLOSED", resource: jid.resource });
+  }
+
+  stopAll(): void {
+    for (const a of this.#actors.values()) a.stop();
+    this.#actors.clear();
+  }
+
+  #envelope(m: InboundMessage): Envelope {
+    return this.#envelopes.get(m.stanza)!;
+  }
+
+  #deliver(m: InboundMessage, targets: Session[]): void {
+    const env = this.#envelope(m);
+    const hooks = this.core.hooks;
+    if (targets.length === 0) {
+      // The resource went away between decision and delivery: the sender hears of it.
+      this.counters.bounced++;
+      this.core.router.bounce(m.stanza, new StanzaError("service-unavailable"));
+      return;
+    }
+    if (m.storable) {
+      hooks.fireSync("message/accepted", {
+        stanza: m.stanza,
+        from: env.from,
+        to: env.to,
+        outcome: "delivered",
+        origin: env.origin,
+      });
+    }
+    for (const s of targets) s.send(m.stanza);
+    this.counters.delivered++;
+    hooks.fireSync("message/delivered", {
+      stanza: m.stanza,
+      from: env.from,
+      to: env.to,
+      sessions: targets,
+    });
+  }
+
+  async #store(owner: string, m: InboundMessage): Promise<StoreOutput> {
+    const offline = this.#offline();
+    if (!offline) return { stored: false, reason: "over-quota" };
+    const env = this.#envelope(m);
+    const size = serialize(m.stanza).length;
+    if (!(await offline.fits(owner, env.from.bare, size))) {
+      return { stored: false, reason: "over-quota" };
+    }
+    // Accepted before it is written, so the stored copy carries what the archive stamped.
+    this.core.hooks.fireSync("message/accepted", {
+      stanza: m.stanza,
+      from: env.from,
+      to: env.to,
+      outcome: "stored",
+      origin: env.origin,
+    });
+    await offline.store(owner, env.from.full, serialize(m.stanza));
+    return { stored: true };
+  }
+}
+
+/**
+ * XEP-0160 / XEP-0334: a message is stored when it has a body (chat states and receipts alone
+ * are not worth keeping) and no no-store hint; an explicit store hint wins.
+ */
+function isStorable(stanza: Element): boolean {
+  if (stanza.getChild("store", NS.hints)) return true;
+  if (stanza.getChild("no-store", NS.hints) || stanza.getChild("no-permanent-store", NS.hints)) {
+    return false;
+  }
+  return stanza.getChild("body") !== undefined;
+}

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { startTestServer } from "./helpers/server.ts";
+import { connectClient, xml } from "./helpers/xmpp_client.ts";
+
+const components = ["c2s", "sess-man", "disco", "msgoffline"];
+
+Deno.test("offline messages arrive at the next login in order with delay stamps, exactly once", async () => {
+  await using t = await startTestServer({ components });
+  await t.addUser("alice", "alice-secret");
+  await t.addUser("bob", "bob-secret");
+  const alice = await connectClient({ port: t.port, username: "alice", password: "alice-secret" });
+  try {
+    for (let i = 1; i <= 3; i++) {
+      await alice.send(
+        xml(
+          "message",
+          { to: "bob@localhost", type: "chat", id: `o${i}` },
+          xml("body", {}, `msg ${i}`),
+        ),
+      );
+    }
+    // Stored rows appear once the user actor has written them.
+    for (let i = 0; i < 100 && (await t.db.offline.usage("bob@localhost")).count < 3; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal((await t.db.offline.usage("bob@localhost")).count, 3);
+
+    const bob = await connectClient({ port: t.port, username: "bob", password: "bob-secret" });
+    try {
+      const got = [];
+      for (let i = 1; i <= 3; i++) {
+        got.push(await bob.waitFor((s) => s.is("message") && s.attrs.id === `o${i}`));
+      }
+      assert.deepEqual(got.map((m) => m.getChildText("body")), ["msg 1", "msg 2", "msg 3"]);
+      for (const m of got) {
+        const delay = m.getChild("delay", "urn:xmpp:delay");
+        assert.ok(delay, "delay stamp present");
+        assert.equal(delay.attrs.from, "localhost");
+        assert.ok(!Number.isNaN(Date.parse(delay.attrs.stamp)));
+        assert.match(m.attrs.from, /^alice@localhost\//);
+      }
+      assert.deepEqual(
+        bob.inbox.filter((s) => s.is("message")).map((s) => s.attrs.id),
+        [],
+        "in order, no extras",
+      );
+    } finally {
+      await bob.stop();
+    }
+    assert.equal(
+      (await t.db.offline.usage("bob@localhost")).count,
+      0,
+      "rows deleted after delivery",
+    );
+    const bob2 = await connectClient({ port: t.port, username: "bob", password: "bob-secret" });
+    try {
+      // A ping round-trip proves the server has processed the login fully.
+      await bob2.iq(
+        xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })),
+      )
+        .catch(() => {});
+      assert.equal(
+        bob2.inbox.filter((s) => s.is("message")).length,
+        0,
+        "second login gets none again",
+      );
+    } finally {
+      await bob2.stop();
+    }
+  } finally {
+    await alice.stop();
+  }
+});
