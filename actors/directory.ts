@@ -10,6 +10,8 @@ export interface ActorEntry {
   kind: "c2s" | "user" | "room" | string;
   ref: AnyActorRef;
   startedAt: number;
+  /** facts for listings and metrics, e.g. `{ transport: "tcp" }` for a connection */
+  meta?: Record<string, string>;
 }
 
 export type InspectListener = (actorId: string, ev: InspectionEvent) => void;
@@ -18,9 +20,9 @@ export class ActorDirectory {
   readonly #entries = new Map<string, ActorEntry>();
   readonly #listeners = new Set<InspectListener>();
 
-  add(id: string, ref: AnyActorRef): void {
+  add(id: string, ref: AnyActorRef, meta?: Record<string, string>): void {
     const kind = id.slice(0, id.indexOf(":"));
-    this.#entries.set(id, { id, kind, ref, startedAt: Date.now() });
+    this.#entries.set(id, { id, kind, ref, startedAt: Date.now(), meta });
   }
 
   remove(id: string): void {

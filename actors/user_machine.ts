@@ -167,12 +167,15 @@ export const userMachine = setup({
               event.resource in context.sessions
                 ? { ...context.sessions, [event.resource]: event.priority }
                 : context.sessions,
+            // A target that stops being available (possible while a store is in progress)
+            // gives way; the flush then goes to whichever resource is available.
             flushTarget: ({ context, event }) =>
-              context.flushTarget ??
-                (event.priority !== null && event.priority >= 0 &&
+              context.flushTarget !== null && context.flushTarget !== event.resource
+                ? context.flushTarget
+                : event.priority !== null && event.priority >= 0 &&
                     event.resource in context.sessions
-                  ? event.resource
-                  : null),
+                ? event.resource
+                : null,
           }),
         },
         MESSAGE: [
@@ -244,6 +247,7 @@ export const userMachine = setup({
         },
         storing: {
           invoke: {
+            id: "storeOffline",
             src: "storeOffline",
             input: ({ context }) => ({ message: context.pending[0]! }),
             onDone: [
@@ -307,6 +311,7 @@ export const userMachine = setup({
       states: {
         flushing: {
           invoke: {
+            id: "flushOffline",
             src: "flushOffline",
             input: ({ context }) => ({
               resource: context.flushTarget ?? deliverableResources(context)[0] ?? "",

@@ -13,6 +13,13 @@ export const DEFAULT_COMPONENTS = [
   "disco",
   "ping",
   "version",
+  "jabber:iq:roster",
+  "presence-subscription",
+  "msgoffline",
+  "message-archive",
+  "message-carbons",
+  "vcard-temp",
+  "private",
 ] as const;
 
 export const coreSchema = z.object({

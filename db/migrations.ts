@@ -103,6 +103,29 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (owner, key)
       );`,
   },
+  {
+    id: 7,
+    name: "muc",
+    // Persistent MUC rooms (XEP-0045). The room archive lives in `archive` with owner = room JID.
+    sql: `
+      CREATE TABLE muc_rooms (
+        jid text PRIMARY KEY,
+        host text NOT NULL,
+        config jsonb NOT NULL,
+        subject text NOT NULL DEFAULT '',
+        subject_by text NOT NULL DEFAULT '',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX muc_rooms_host ON muc_rooms (host, jid);
+      CREATE TABLE muc_affiliations (
+        room text NOT NULL,
+        jid text NOT NULL,
+        affiliation text NOT NULL CHECK (affiliation IN ('owner', 'admin', 'member', 'outcast')),
+        PRIMARY KEY (room, jid)
+      );
+      CREATE INDEX muc_affiliations_jid ON muc_affiliations (jid);`,
+  },
 ];
 
 /**
@@ -117,7 +140,12 @@ export const USER_TABLES: readonly { table: string; column: string }[] = [
   { table: "archive_prefs", column: "owner" },
   { table: "vcard", column: "owner" },
   { table: "private_storage", column: "owner" },
+  // A deleted account loses its room affiliations (owner, admin, member, outcast).
+  { table: "muc_affiliations", column: "jid" },
 ];
+
+/** Tables of server-side services (not of one user): emptied with the user data in tests. */
+export const SERVICE_TABLES: readonly string[] = ["muc_rooms"];
 
 // Serialises migration runs of several processes sharing one PostgreSQL database.
 const LOCK_KEY = 0x7061726c; // "parl"

@@ -4,7 +4,8 @@
  */
 import { SqlAccountStore } from "./accounts.ts";
 import { SqlArchiveStore } from "./archive.ts";
-import { migrate, USER_TABLES } from "./migrations.ts";
+import { migrate, SERVICE_TABLES, USER_TABLES } from "./migrations.ts";
+import { SqlMucStore } from "./muc.ts";
 import { SqlPrivateStore, SqlVCardStore } from "./misc.ts";
 import { SqlOfflineStore } from "./offline.ts";
 import { openPglite } from "./pglite.ts";
@@ -69,6 +70,7 @@ class SqlDatabase implements Database {
   readonly archive: SqlArchiveStore;
   readonly vcard: SqlVCardStore;
   readonly private: SqlPrivateStore;
+  readonly muc: SqlMucStore;
   #closing: Promise<void> | undefined;
 
   constructor(readonly kind: Database["kind"], private readonly sql: Sql, batchSize?: number) {
@@ -79,10 +81,11 @@ class SqlDatabase implements Database {
     this.offline = new SqlOfflineStore(sql);
     this.vcard = new SqlVCardStore(sql);
     this.private = new SqlPrivateStore(sql);
+    this.muc = new SqlMucStore(sql);
   }
 
   async wipe(): Promise<void> {
-    const tables = ["accounts", ...USER_TABLES.map((t) => t.table)];
+    const tables = ["accounts", ...USER_TABLES.map((t) => t.table), ...SERVICE_TABLES];
     await this.sql.exec(`TRUNCATE ${tables.join(", ")}`);
   }
 

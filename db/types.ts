@@ -162,6 +162,31 @@ export interface PrivateStore {
   set(owner: string, key: string, xml: string): Promise<void>;
 }
 
+/** A stored affiliation with a MUC room (XEP-0045 §5.2); "none" is never stored. */
+export type MucAffiliation = "owner" | "admin" | "member" | "outcast";
+
+/** A persistent MUC room: what survives a restart. */
+export interface MucRoomRecord {
+  /** the room's bare JID, e.g. "room@conference.example.org" */
+  jid: string;
+  /** the room configuration, as the muc plugin defines it (stored as JSON) */
+  config: Record<string, unknown>;
+  /** bare JID -> affiliation */
+  affiliations: Record<string, MucAffiliation>;
+  subject: string;
+  /** the nick that set the subject ("" when none) */
+  subjectBy: string;
+}
+
+export interface MucStore {
+  get(jid: string): Promise<MucRoomRecord | null>;
+  /** Every stored room of one MUC service (host), by JID. */
+  list(host: string): Promise<MucRoomRecord[]>;
+  /** Inserts or replaces the room, its affiliations replaced as a whole. */
+  save(room: MucRoomRecord): Promise<void>;
+  delete(jid: string): Promise<boolean>;
+}
+
 export interface Database {
   readonly kind: "postgres" | "pglite";
   accounts: AccountStore;
@@ -170,5 +195,7 @@ export interface Database {
   archive: ArchiveStore;
   vcard: VCardStore;
   private: PrivateStore;
+  /** persistent MUC rooms; absent on databases that do not offer them */
+  muc?: MucStore;
   close(): Promise<void>;
 }

@@ -126,7 +126,11 @@ export class StreamSession implements Session {
           ),
         routePreAuth: (_, p) => this.#preAuthIq(p.element),
         deliver: (_, p) => this.#deliver(p.element),
-        sendStreamError: (_, p) => this.#io.sendElement(streamErrorElement(p.condition, p.text)),
+        sendStreamError: (_, p) => {
+          const errors = this.#core.router.counters.streamErrors;
+          errors[p.condition] = (errors[p.condition] ?? 0) + 1;
+          this.#io.sendElement(streamErrorElement(p.condition, p.text));
+        },
         sendClose: () => this.#io.sendClose(),
         closeTransport: () => this.#io.close(),
         sessionEstablished: (_, p) => {
@@ -181,7 +185,7 @@ export class StreamSession implements Session {
       },
       error: (e) => log.error("connection actor failed: {e}", { e: String(e) }),
     });
-    this.#core.actors.add(actorId, this.#actor);
+    this.#core.actors.add(actorId, this.#actor, { transport: this.transport });
     this.#actor.start();
   }
 
@@ -212,6 +216,9 @@ export class StreamSession implements Session {
 
   send(stanza: Element): void {
     if (this.#ended) return;
+    const sent = this.#core.router.counters.sent;
+    const kind = stanza.localName as keyof typeof sent;
+    if (kind in sent) sent[kind]++;
     const hooks = this.#core.hooks;
     if (hooks.has("interceptor/outgoing/before") || hooks.has("interceptor/outgoing/after")) {
       this.#chainOut(stanza);
@@ -346,11 +353,16 @@ export class StreamSession implements Session {
     return step;
   }
 
+  #headersSent = 0;
+
   #sendHeader(): void {
+    // RFC 6120 §5.4.3.3, §6.4.6: the header answering a restart (after STARTTLS, after SASL)
+    // carries a new stream ID, never the old one. The first one is the session's own id.
+    const id = this.#headersSent++ === 0 ? this.id : newStreamId();
     this.#io.sendHeader({
       xmlns: NS.client,
       "xmlns:stream": NS.stream,
-      id: this.id,
+      id,
       from: this.#core.domain,
       version: "1.0",
       "xml:lang": "en",

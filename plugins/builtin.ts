@@ -11,12 +11,38 @@ import presence from "./presence/mod.ts";
 import messageArchive from "./message_archive/mod.ts";
 import messageCarbons from "./message_carbons/mod.ts";
 import msgoffline from "./msgoffline/mod.ts";
+import http from "./http/mod.ts";
+import ws from "./ws/mod.ts";
+import bosh from "./bosh/mod.ts";
+import hostMeta from "./host_meta/mod.ts";
 import vcardTemp from "./vcard_temp/mod.ts";
 import privateStorage from "./private/mod.ts";
 import chatLog from "./examples/chat_log/mod.ts";
+import muc from "./muc/mod.ts";
+
+// One per line: plugins are added here as they are written.
+const ALL: AnyPlugin[] = [
+  c2s,
+  sessMan,
+  disco,
+  ping,
+  version,
+  register,
+  roster,
+  presence,
+  msgoffline,
+  messageArchive,
+  messageCarbons,
+  vcardTemp,
+  privateStorage,
+  http,
+  ws,
+  bosh,
+  hostMeta,
+  chatLog,
+  muc,
+];
 
 export const BUILTIN_PLUGINS: ReadonlyMap<string, AnyPlugin> = new Map(
-  [c2s, sessMan, disco, ping, version, register, msgoffline, messageArchive, messageCarbons, vcardTemp, privateStorage, chatLog].map((
-    p,
-  ) => [p.name, p]),
+  ALL.map((p) => [p.name, p]),
 );

@@ -23,11 +23,23 @@ export interface Component {
 export interface RouterCounters {
   routed: number;
   errors: number;
+  /** stanzas read from client sessions, by kind (metrics) */
+  received: Record<StanzaKind, number>;
+  /** stanzas written to client sessions, by kind (metrics) */
+  sent: Record<StanzaKind, number>;
+  /** stream errors sent to clients, by condition (metrics) */
+  streamErrors: Record<string, number>;
 }
 
 export class Router {
   readonly components = new Map<string, Component>();
-  readonly counters: RouterCounters = { routed: 0, errors: 0 };
+  readonly counters: RouterCounters = {
+    routed: 0,
+    errors: 0,
+    received: { message: 0, presence: 0, iq: 0 },
+    sent: { message: 0, presence: 0, iq: 0 },
+    streamErrors: {},
+  };
   #domainJid: JID;
 
   constructor(readonly domain: string, readonly hooks: Hooks, readonly iq: IqRegistry) {
@@ -60,6 +72,7 @@ export class Router {
       session.close("unsupported-stanza-type", `<${stanza.name}/> is not a stanza`);
       return;
     }
+    this.counters.received[kind]++;
     if (kind === "iq" && !this.#validIq(stanza, session)) return;
     if (this.hooks.has("interceptor/incoming/before")) {
       try {

@@ -37,7 +37,11 @@ Deno.test("malformed XML gets a not-well-formed stream error and the socket clos
 Deno.test("malformed XML from a logged-in session is not-well-formed too", async () => {
   await using t = await startTestServer();
   await t.addUser("alice", "alice-secret");
-  await using c = await RawClient.login({ port: t.port, username: "alice", password: "alice-secret" });
+  await using c = await RawClient.login({
+    port: t.port,
+    username: "alice",
+    password: "alice-secret",
+  });
   c.send("<message to='alice@localhost'><body a=unquoted/></message>");
   await expectStreamErrorAndClose(c, "not-well-formed");
 });
@@ -57,9 +61,15 @@ Deno.test("a DOCTYPE (entity declarations) gets a restricted-xml stream error", 
 Deno.test("a stanza over limits.max_stanza_bytes gets a policy-violation stream error", async () => {
   await using t = await startTestServer({ limits: { max_stanza_bytes: 1024 } });
   await t.addUser("alice", "alice-secret");
-  await using c = await RawClient.login({ port: t.port, username: "alice", password: "alice-secret" });
+  await using c = await RawClient.login({
+    port: t.port,
+    username: "alice",
+    password: "alice-secret",
+  });
   // Just under the limit: delivered (to the sender's own full JID).
-  const small = `<message to='${c.jid}' id='small' type='chat'><body>${"a".repeat(900)}</body></message>`;
+  const small = `<message to='${c.jid}' id='small' type='chat'><body>${
+    "a".repeat(900)
+  }</body></message>`;
   assert.ok(new TextEncoder().encode(small).length < 1024);
   c.send(small);
   const echoed = await c.readUntil(/<message\b[^>]*id='small'[\s\S]*?<\/message>/);
@@ -129,7 +139,11 @@ Deno.test("a spoofed from is replaced by the sender's full JID", async () => {
     password: "alice-secret",
     resource: "phone",
   });
-  await using bob = await RawClient.login({ port: t.port, username: "bob", password: "bob-secret" });
+  await using bob = await RawClient.login({
+    port: t.port,
+    username: "bob",
+    password: "bob-secret",
+  });
   alice.send(
     `<message to='${bob.jid}' from='mallory@localhost/evil' id='spoof' type='chat'>` +
       `<body>trust me</body></message>`,
@@ -149,19 +163,30 @@ Deno.test("a spoofed from is replaced by the sender's full JID", async () => {
 Deno.test("an iq to the server in an unknown namespace gets service-unavailable", async () => {
   await using t = await startTestServer();
   await t.addUser("alice", "alice-secret");
-  await using c = await RawClient.login({ port: t.port, username: "alice", password: "alice-secret" });
+  await using c = await RawClient.login({
+    port: t.port,
+    username: "alice",
+    password: "alice-secret",
+  });
   c.send(`<iq type='get' id='u1' to='localhost'><query xmlns='urn:example:nothing-here'/></iq>`);
   const reply = await c.readUntil(/<iq\b[^>]*id='u1'[^>]*>[\s\S]*?<\/iq>/);
   assert.match(reply, /type='error'/);
   assert.match(reply, /from='localhost'/);
-  assert.match(reply, /<error type='cancel'>\s*<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/>/);
+  assert.match(
+    reply,
+    /<error type='cancel'>\s*<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/>/,
+  );
   assert.equal(c.isClosed, false, "a stanza error does not end the stream");
 });
 
 Deno.test("a message to a nonexistent local user gets service-unavailable back", async () => {
   await using t = await startTestServer();
   await t.addUser("alice", "alice-secret");
-  await using c = await RawClient.login({ port: t.port, username: "alice", password: "alice-secret" });
+  await using c = await RawClient.login({
+    port: t.port,
+    username: "alice",
+    password: "alice-secret",
+  });
   c.send(
     `<message to='nobody@localhost' id='m404' type='chat'><body>anyone there?</body></message>`,
   );
@@ -177,7 +202,10 @@ Deno.test("AUTH before STARTTLS with require_encryption gets encryption-required
   await t.addUser("alice", "alice-secret");
   await using c = await RawClient.connect({ port: t.port });
   const features = await c.openStream();
-  assert.match(features, /<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls>/);
+  assert.match(
+    features,
+    /<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls>/,
+  );
   assert.doesNotMatch(features, /<mechanisms/);
   const r = await c.authenticate("alice", "alice-secret", "PLAIN");
   assert.equal(!r.ok && r.condition, "encryption-required");

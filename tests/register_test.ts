@@ -92,6 +92,12 @@ Deno.test("a password changed in-band logs in and the old password no longer doe
 Deno.test("cancelling the registration (<remove/>) deletes the account", async () => {
   await using t = await startTestServer({ components: WITH_REGISTER, register: { open: true } });
   await t.addUser("alice", "alice-secret");
+  await using other = await RawClient.login({
+    port: t.port,
+    username: "alice",
+    password: "alice-secret",
+    resource: "other-device",
+  });
   await using slix = runSlixmpp({
     port: t.port,
     jid: "alice@localhost/slix",
@@ -101,6 +107,10 @@ Deno.test("cancelling the registration (<remove/>) deletes the account", async (
   await slix.waitFor((e) => e.event === "cancelled");
   assert.equal(await slix.exit(), 0, JSON.stringify(slix.events) + slix.stderr());
   assert.equal(await tryLogin(t, "alice", "alice-secret"), "not-authorized");
+  // The account's other sessions end too.
+  const err = await other.readUntil(/<stream:error>[\s\S]*?<\/stream:error>/);
+  assert.match(err, /<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/);
+  assert.equal(await other.waitClosed(5000), true);
 });
 
 Deno.test("with registration closed there is no register feature and registering gets not-allowed", async () => {

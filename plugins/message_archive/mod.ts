@@ -28,6 +28,7 @@ import { NS } from "../../protocol/ns.ts";
 import { ItemNotFoundError } from "../../db/mod.ts";
 import type { ArchiveEntry, ArchivePrefs } from "../../db/types.ts";
 import { decide, newStanzaId, PrefsCache } from "./policy.ts";
+import { forwardable } from "../../protocol/forward.ts";
 import {
   fin,
   NS_MAM_EXTENDED,
@@ -147,7 +148,7 @@ export default definePlugin<MessageArchiveOptions>({
       if (!archivable(stanza)) return;
       const stamp = new Date();
       const sentCopy = from.domain === api.domain && from.local !== "" && from.bare !== owner
-        ? serialize(stanza.cloneDetached())
+        ? serialize(forwardable(stanza))
         : null;
       const id = newStanzaId(stamp.getTime());
       stanza.append(x("stanza-id", { xmlns: NS.sid, id, by: owner }));
@@ -157,7 +158,7 @@ export default definePlugin<MessageArchiveOptions>({
         with: from.bare,
         direction: "in",
         stamp,
-        xml: serialize(stanza.cloneDetached()),
+        xml: serialize(forwardable(stanza)),
       });
       if (sentCopy !== null) {
         archive({

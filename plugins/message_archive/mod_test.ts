@@ -420,7 +420,9 @@ Deno.test("newStanzaId gives distinct, time-ordered ids", () => {
 });
 
 Deno.test("parseStored reads an archived message back in jabber:client", () => {
-  const el = parseStored("<message xmlns='jabber:client' to='a@b'><body>x &amp; y</body></message>");
+  const el = parseStored(
+    "<message xmlns='jabber:client' to='a@b'><body>x &amp; y</body></message>",
+  );
   assert.equal(el?.ns, NS.client);
   assert.equal(el?.getChildText("body"), "x & y");
   assert.equal(parseStored("<message><body>"), null);

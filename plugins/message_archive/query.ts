@@ -7,6 +7,7 @@ import { Framer } from "../../xml/framer.ts";
 import { tryParseJid } from "../../jid/mod.ts";
 import { StanzaError } from "../../protocol/errors.ts";
 import { NS } from "../../protocol/ns.ts";
+import { forwarded } from "../../protocol/forward.ts";
 import type { ArchiveEntry, ArchivePage, ArchivePrefs, ArchiveQuery } from "../../db/types.ts";
 
 /** The extended query fields (after-id, before-id, ids) of XEP-0313 §4.1.3. */
@@ -169,12 +170,7 @@ export function resultMessage(
     x(
       "result",
       { xmlns: NS.mam, queryid, id: entry.id },
-      x(
-        "forwarded",
-        { xmlns: NS.forward },
-        x("delay", { xmlns: NS.delay, stamp: entry.stamp.toISOString() }),
-        original,
-      ),
+      forwarded(original, entry.stamp),
     ),
   );
 }

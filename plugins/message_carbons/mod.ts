@@ -13,6 +13,7 @@ import type { Session } from "../../router/session.ts";
 import { type Element, x } from "../../xml/element.ts";
 import { StanzaError } from "../../protocol/errors.ts";
 import { NS } from "../../protocol/ns.ts";
+import { forwarded } from "../../protocol/forward.ts";
 import type { SessionRegistry } from "../sess_man/mod.ts";
 
 const KEY = "message-carbons";
@@ -52,7 +53,7 @@ export function carbon(
   return x(
     "message",
     { from: user, to, type: original.attrs.type ?? "normal" },
-    x(kind, { xmlns: NS.carbons }, x("forwarded", { xmlns: NS.forward }, original.cloneDetached())),
+    x(kind, { xmlns: NS.carbons }, forwarded(original)),
   );
 }
 
@@ -102,7 +103,8 @@ export default definePlugin({
       const user = origin.jid.bare;
       copy("sent", user, stanza, (s) =>
         // Not to the sender, and not to a resource of the same user the message is addressed to.
-        s === origin || (ev.to.bare === user && (ev.route === "bare" || s.jid?.full === ev.to.full)));
+        s === origin ||
+        (ev.to.bare === user && (ev.route === "bare" || s.jid?.full === ev.to.full)));
     };
     api.hook("pre-message/full", sent, 500);
     api.hook("pre-message/bare", sent, 500);

@@ -136,7 +136,6 @@ Deno.test("message-carbons copies a sent message to the sender's other carbon-en
   const j = await family(f);
   await f.core.router.fromSession(j.phone.session, chat("hi romeo").setAttr("to", j.romeo.full));
 
-  assert.equal(j.romeo.sent.filter((s) => s.getChildText("body") === "hi romeo").length, 1);
   assert.equal(carbonsOf(j.phone, "sent").length, 0, "not back to the sender");
   assert.equal(carbonsOf(j.tablet, "sent").length, 0);
   const [copy] = carbonsOf(j.laptop, "sent");
@@ -158,6 +157,7 @@ Deno.test("message-carbons respects private, no-copy, and skips errors, groupcha
     x("message", { type: "groupchat" }, x("body", {}, "groupchat")),
     x("message", { type: "headline" }, x("body", {}, "headline")),
     x("message", {}, x("subject", {}, "normal without body")),
+    chat("a carbon", x("received", { xmlns: NS.carbons }, x("forwarded", { xmlns: NS.forward }))),
   ];
   for (const m of skipped) {
     const sentCopy = m.clone().setAttr("to", j.romeo.full);

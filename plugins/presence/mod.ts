@@ -166,9 +166,11 @@ export default definePlugin({
       const targets = ev.to.resource === ""
         ? available(owner)
         : [sessions.get(ev.to)].filter((s): s is Session => !!s?.available);
-      await Promise.all(targets.map((s) =>
-        s.jid && s.presence ? api.route(readdress(s.presence, s.jid.full, ev.from.full)) : null
-      ));
+      await Promise.all(
+        targets.map((s) =>
+          s.jid && s.presence ? api.route(readdress(s.presence, s.jid.full, ev.from.full)) : null
+        ),
+      );
       return true;
     };
 

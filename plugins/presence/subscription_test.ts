@@ -131,8 +131,14 @@ Deno.test("inbound subscribe is auto-approved exactly when the contact is alread
 });
 
 Deno.test("approving a request sends the approver's presence to the new subscriber", () => {
-  assert.equal(transition(stateOf("None + Pending In"), "outbound", "subscribed").presence, "available");
-  assert.equal(transition(stateOf("To + Pending In"), "outbound", "subscribed").presence, "available");
+  assert.equal(
+    transition(stateOf("None + Pending In"), "outbound", "subscribed").presence,
+    "available",
+  );
+  assert.equal(
+    transition(stateOf("To + Pending In"), "outbound", "subscribed").presence,
+    "available",
+  );
   assert.equal(transition(stateOf("From"), "outbound", "subscribed").presence, undefined);
 });
 
@@ -144,7 +150,10 @@ Deno.test("ending the contact's subscription sends unavailable to it", () => {
   // Ending the user's own subscription (to the contact) does not hide the user.
   assert.equal(transition(stateOf("Both"), "outbound", "unsubscribe").presence, undefined);
   assert.equal(transition(stateOf("Both"), "inbound", "unsubscribed").presence, undefined);
-  assert.equal(transition(stateOf("None + Pending In"), "outbound", "unsubscribed").presence, undefined);
+  assert.equal(
+    transition(stateOf("None + Pending In"), "outbound", "unsubscribed").presence,
+    undefined,
+  );
 });
 
 Deno.test("the full handshake reaches both on each side", () => {

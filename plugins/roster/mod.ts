@@ -36,8 +36,8 @@ export function parseRosterSet(query: Element, limits: RosterLimits): RosterSet 
   const raw = item.attrs.jid;
   if (raw === undefined) throw new StanzaError("bad-request", "the item has no jid");
   const jid = tryParseJid(raw);
-  if (!jid || jid.resource !== "" || jid.local === "") {
-    throw new StanzaError("jid-malformed", `"${raw}" is not a user's bare JID`);
+  if (!jid || jid.resource !== "") {
+    throw new StanzaError("jid-malformed", `"${raw}" is not a bare JID`);
   }
   const subscription = item.attrs.subscription;
   if (subscription === "remove") return { op: "remove", jid: jid.bare };

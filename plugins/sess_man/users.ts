@@ -207,7 +207,8 @@ export class UserManager {
     const offline = this.#offline();
     if (!offline) return { stored: false, reason: "over-quota" };
     const env = this.#envelope(m);
-    const size = serialize(m.stanza).length;
+    // The store counts octets (octet_length), so the quota check must too, not UTF-16 units.
+    const size = new TextEncoder().encode(serialize(m.stanza)).byteLength;
     if (!(await offline.fits(owner, env.from.bare, size))) {
       return { stored: false, reason: "over-quota" };
     }

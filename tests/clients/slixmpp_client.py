@@ -14,6 +14,7 @@ test can follow along and answer. Exit status: 0 when every step succeeded, 1 on
 import argparse
 import asyncio
 import json
+import logging
 import ssl
 import sys
 
@@ -36,6 +37,10 @@ class Client(slixmpp.ClientXMPP):
         self.register_plugin("xep_0077")
         if args.register:
             self.add_event_handler("register", self.on_register)
+            # slixmpp 1.8 queues every stanza until the session starts, the pre-login
+            # jabber:iq:register iqs included ("NOT SENT" in its debug log), so in-band
+            # registration never goes out. Nothing else is sent before session_start here.
+            self._always_send_everything = True
         else:
             self["xep_0077"].create_account = False
         self.add_event_handler("session_start", self.on_start)
@@ -135,7 +140,10 @@ async def main():
     p.add_argument("--peer", help="send one chat message here, then wait for one back")
     p.add_argument("--say", default="hello from slixmpp")
     p.add_argument("--timeout", type=float, default=20)
+    p.add_argument("--debug", action="store_true", help="slixmpp's debug log on stderr")
     args = p.parse_args()
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)-8s %(message)s")
 
     xmpp = Client(args)
     if args.direct_tls:

@@ -14,6 +14,10 @@ export interface TestServer {
   server: Server;
   port: number;
   tlsPort: number;
+  /** the http plugin's plain port (0 when http is off) */
+  readonly httpPort: number;
+  /** the http plugin's TLS port (null when off) */
+  readonly httpsPort: number | null;
   domain: string;
   dataDir: string;
   db: Database;
@@ -65,12 +69,18 @@ export async function startTestServer(
   let tlsPort = freePort();
   while (tlsPort === port) tlsPort = freePort();
   const c2s = (config.c2s ?? {}) as Record<string, unknown>;
-  const full = {
+  const full: Record<string, unknown> = {
     domain: "localhost",
     data_dir: dataDir,
     ...config,
     c2s: { host: "127.0.0.1", port, tls_port: tlsPort, ...c2s },
   };
+  // The http plugin gets its own free port and no TLS port unless the test says otherwise.
+  if (((config.components ?? []) as string[]).includes("http")) {
+    let httpPort = freePort();
+    while (httpPort === port || httpPort === tlsPort) httpPort = freePort();
+    full.http = { host: "127.0.0.1", port: httpPort, tls_port: -1, ...(config.http ?? {}) };
+  }
   let server = await startServer(full, { ...opts, db });
   let running = true;
   const t: TestServer = {
@@ -79,6 +89,16 @@ export async function startTestServer(
     },
     port,
     tlsPort,
+    get httpPort() {
+      return server.core.hasService("http.ports")
+        ? server.core.service<{ http: number }>("http.ports").http
+        : 0;
+    },
+    get httpsPort() {
+      return server.core.hasService("http.ports")
+        ? server.core.service<{ https: number | null }>("http.ports").https
+        : null;
+    },
     domain: "localhost",
     dataDir,
     db,

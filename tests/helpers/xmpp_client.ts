@@ -80,11 +80,13 @@ export interface ConnectOptions {
   domain?: string;
   /** send initial presence after login (default true) */
   presence?: boolean;
+  /** connect elsewhere than TCP on `port`, e.g. `ws://127.0.0.1:PORT/xmpp-websocket` */
+  service?: string;
 }
 
 export async function connectClient(opts: ConnectOptions): Promise<TestClient> {
   const xmpp = client({
-    service: `xmpp://127.0.0.1:${opts.port}`,
+    service: opts.service ?? `xmpp://127.0.0.1:${opts.port}`,
     domain: opts.domain ?? "localhost",
     username: opts.username,
     password: opts.password,

@@ -1,0 +1,249 @@
+/**
+ * Offline messages survive a crash: the real server (`main.ts`) runs as a subprocess on embedded
+ * PGlite in a data directory, is killed with SIGKILL after storing, restarted on the same
+ * directory, and the recipient then receives everything, in order, with delay stamps.
+ */
+import assert from "node:assert/strict";
+import { freePort } from "./helpers/ports.ts";
+import { connectClient, type Stanza, type TestClient, xml } from "./helpers/xmpp_client.ts";
+import { openDatabase } from "../db/mod.ts";
+import { createAccount } from "../server/accounts.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+/** First start of PGlite on disk (WASM compile, initdb, migrations) can take a while under load. */
+const START_TIMEOUT_MS = 60_000;
+
+interface Proc {
+  child: Deno.ChildProcess;
+  output(): string;
+  /** resolves when the output so far contains `needle` */
+  waitFor(needle: string, ms: number): Promise<void>;
+  /** SIGKILL (or the given signal) and wait for the process and its pipes to end */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+function ports() {
+  const taken = new Set<number>();
+  const pick = () => {
+    let p = freePort();
+    while (taken.has(p)) p = freePort();
+    taken.add(p);
+    return p;
+  };
+  return { c2s: pick(), tls: pick(), http: pick() };
+}
+
+/** The environment without any PARLEY_* or DATABASE_URL of the caller: PGlite on disk. */
+function serverEnv(dataDir: string, config: string, p: ReturnType<typeof ports>) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("PARLEY_") && k !== "DATABASE_URL") env[k] = v;
+  }
+  return {
+    ...env,
+    NO_COLOR: "1",
+    PARLEY_CONFIG: config,
+    PARLEY_DATA_DIR: dataDir,
+    PARLEY_C2S_PORT: String(p.c2s),
+    PARLEY_C2S_TLS_PORT: String(p.tls),
+    PARLEY_HTTP_PORT: String(p.http),
+    PARLEY_COMPONENTS: "c2s,sess-man,msgoffline",
+    PARLEY_LOG_LEVEL: "info",
+  };
+}
+
+function spawn(args: string[], env: Record<string, string>): Proc {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env,
+    clearEnv: true,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const watchers = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      for (const w of watchers) w();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let ended = false;
+  const status = child.status.then((s) => {
+    ended = true;
+    for (const w of watchers) w();
+    return s;
+  });
+  return {
+    child,
+    output: () => text,
+    waitFor(needle, ms) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (text.includes(needle)) done(resolve);
+          else if (ended) {
+            done(() => reject(new Error(`process ended before "${needle}":\n${text}`)));
+          }
+        };
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no "${needle}" within ${ms} ms:\n${text}`))),
+          ms,
+        );
+        const done = (f: () => void) => {
+          clearTimeout(timer);
+          watchers.delete(check);
+          f();
+        };
+        watchers.add(check);
+        check();
+      });
+    },
+    async stop(signal = "SIGKILL") {
+      if (!ended) {
+        try {
+          child.kill(signal);
+        } catch {
+          // already gone
+        }
+      }
+      const s = await status;
+      await pumps;
+      return s;
+    },
+  };
+}
+
+async function addUsers(dataDir: string, env: Record<string, string>, users: string[]) {
+  const ctl = await Deno.stat(`${ROOT}ctl.ts`).then(() => true, () => false);
+  if (ctl) {
+    for (const u of users) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "ctl.ts", "adduser", `${u}@localhost`, "--password", `${u}-secret`],
+        env,
+        clearEnv: true,
+        cwd: ROOT,
+        stdin: "null",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `ctl adduser ${u}:\n${text}`);
+    }
+    return;
+  }
+  const db = await openDatabase({ dataDir });
+  try {
+    for (const u of users) {
+      const r = await createAccount(db, "localhost", u, `${u}-secret`);
+      assert.ok(r.ok, `createAccount ${u}`);
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+async function startServer(env: Record<string, string>): Promise<Proc> {
+  const p = spawn(["run", "-A", "main.ts"], env);
+  try {
+    await p.waitFor("listening for clients", START_TIMEOUT_MS);
+  } catch (e) {
+    await p.stop();
+    throw e;
+  }
+  return p;
+}
+
+function login(port: number, username: string): Promise<TestClient> {
+  return connectClient({ port, username, password: `${username}-secret` });
+}
+
+Deno.test({
+  name: "offline messages stored before a SIGKILL are delivered after restart, in order, stamped",
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    const dataDir = await Deno.makeTempDir({ prefix: "parley-durability-" });
+    const config = `${dataDir}/parley.toml`;
+    // A quota of exactly 3 gives a deterministic "all 3 are committed" signal: the 4th message is
+    // checked against the quota only after the 3rd has been written (one store at a time per
+    // user), so its resource-constraint bounce proves the 3 rows are in the database.
+    await Deno.writeTextFile(
+      config,
+      `[msgoffline]\nstrategy = "store_and_bounce"\nmax_messages = 3\n`,
+    );
+    const p = ports();
+    const env = serverEnv(dataDir, config, p);
+    let server: Proc | undefined;
+    try {
+      await addUsers(dataDir, env, ["alice", "bob"]);
+
+      server = await startServer(env);
+      const alice = await login(p.c2s, "alice");
+      try {
+        for (let i = 1; i <= 4; i++) {
+          await alice.send(
+            xml(
+              "message",
+              { to: "bob@localhost", type: "chat", id: `d${i}` },
+              xml("body", {}, `durable ${i}`),
+            ),
+          );
+        }
+        const bounce = await alice.waitFor(
+          (s) => s.is("message") && s.attrs.type === "error",
+          10_000,
+          "the over-quota bounce",
+        );
+        assert.equal(bounce.attrs.id, "d4", "the first three were accepted");
+        assert.ok(
+          bounce.getChild("error")?.getChild(
+            "resource-constraint",
+            "urn:ietf:params:xml:ns:xmpp-stanzas",
+          ),
+        );
+      } finally {
+        await alice.stop();
+      }
+
+      const killed = await server.stop("SIGKILL");
+      assert.equal(killed.signal, "SIGKILL");
+      server = undefined;
+
+      server = await startServer(env);
+      const bob = await login(p.c2s, "bob");
+      try {
+        const got: Stanza[] = [];
+        for (let i = 1; i <= 3; i++) {
+          got.push(
+            await bob.waitFor((s) => s.is("message") && s.attrs.id === `d${i}`, 10_000, `d${i}`),
+          );
+        }
+        assert.deepEqual(got.map((m) => m.getChildText("body")), [
+          "durable 1",
+          "durable 2",
+          "durable 3",
+        ]);
+        let last = 0;
+        for (const m of got) {
+          const delay = m.getChild("delay", "urn:xmpp:delay");
+          assert.ok(delay, "delay stamp");
+          assert.equal(delay.attrs.from, "localhost");
+          const stamp = Date.parse(delay.attrs.stamp);
+          assert.ok(stamp >= last, "stamps in storage order");
+          last = stamp;
+          assert.match(m.attrs.from, /^alice@localhost\//);
+        }
+        assert.deepEqual(bob.inbox.filter((s) => s.is("message")), [], "nothing else");
+      } finally {
+        await bob.stop();
+      }
+      const s = await server.stop("SIGTERM");
+      server = undefined;
+      assert.equal(s.code, 0, "clean shutdown after the restart");
+    } finally {
+      await server?.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
