@@ -4,6 +4,7 @@
 import { ConfigError, loadConfig } from "./config/mod.ts";
 import { logger, setupLogging } from "./log/mod.ts";
 import { startServer } from "./server/start.ts";
+import { DataDirLockedError } from "./db/lock.ts";
 
 const log = logger("main");
 
@@ -27,6 +28,10 @@ async function main(): Promise<number> {
     if (e instanceof ConfigError) {
       console.error(`parley: ${e.message}`);
       return 2;
+    }
+    if (e instanceof DataDirLockedError) {
+      console.error(`parley: ${e.message}`);
+      return 3;
     }
     log.error("start-up failed: {error}", { error: String(e) });
     return 1;

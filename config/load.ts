@@ -80,19 +80,45 @@ export function applyEnv(raw: Raw, env: Record<string, string | undefined>): Raw
   return out;
 }
 
+/** Core keys of the tables that double as plugin sections. */
+const SHARED_TABLES: Record<string, string[]> = {
+  c2s: [
+    "host",
+    "port",
+    "tls_port",
+    "require_encryption",
+    "stream_open_timeout_seconds",
+    "auth_timeout_seconds",
+  ],
+  http: ["host", "port", "tls_port"],
+};
+
 function formatIssues(error: z.ZodError): string {
   return error.issues.map((i) => `  - ${i.path.join(".") || "(top)"}: ${i.message}`).join("\n");
 }
 
 /** Validates a raw tree (file contents after env overrides, or an object given to startServer). */
 export function validateConfig(raw: Raw, source = "(object)"): ParleyConfig {
+  // [c2s] and [http] are both core tables and plugin sections: the core keeps its own keys and
+  // the rest goes to the plugin, whose parseOptions judges them.
+  const shared: Record<string, Record<string, unknown>> = {};
+  raw = { ...raw };
+  for (const [table, coreKeys] of Object.entries(SHARED_TABLES)) {
+    const t = raw[table];
+    if (typeof t !== "object" || t === null || Array.isArray(t)) continue;
+    const core: Raw = {};
+    const plugin: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(t)) (coreKeys.includes(k) ? core : plugin)[k] = v;
+    raw[table] = core;
+    if (Object.keys(plugin).length) shared[table] = plugin;
+  }
   const result = coreSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(`invalid configuration in ${source}:\n${formatIssues(result.error)}`);
   }
   const c = result.data;
   const coreKeys = new Set(Object.keys(coreSchema.shape));
-  const sections: Record<string, Record<string, unknown>> = {};
+  const sections: Record<string, Record<string, unknown>> = { ...shared };
   for (const [k, v] of Object.entries(c)) {
     if (coreKeys.has(k)) continue;
     if (typeof v !== "object" || v === null || Array.isArray(v)) {

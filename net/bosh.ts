@@ -116,6 +116,11 @@ export class BoshManager {
     return this.#sessions.size;
   }
 
+  /** A session by sid (tests and diagnostics). */
+  get(sid: string): BoshSession | undefined {
+    return this.#sessions.get(sid);
+  }
+
   /** Handles one request body; resolves when its response is due (possibly after `wait`). */
   handle(text: string, info: BoshRequestInfo): Promise<BoshReply> {
     const s = this.#settings;
@@ -260,6 +265,11 @@ export class BoshSession {
 
   get terminated(): boolean {
     return this.#final !== null;
+  }
+
+  /** requests not answered yet: held, or waiting for a gap in the rids */
+  get unanswered(): number {
+    return this.#held.length + this.#waiting.size;
   }
 
   /** Session creation: opens the stream; the response carries the session attributes. */

@@ -18,6 +18,8 @@ import hostMeta from "./host_meta/mod.ts";
 import vcardTemp from "./vcard_temp/mod.ts";
 import privateStorage from "./private/mod.ts";
 import chatLog from "./examples/chat_log/mod.ts";
+import inspector from "./inspector/mod.ts";
+import monitor from "./monitor/mod.ts";
 import muc from "./muc/mod.ts";
 
 // One per line: plugins are added here as they are written.

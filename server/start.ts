@@ -3,6 +3,7 @@
  * enabled plugin in dependency order. `stop()` undoes it in reverse.
  */
 import { openDatabase } from "../db/mod.ts";
+import { acquireDataDirLock } from "../db/lock.ts";
 import type { Database } from "../db/types.ts";
 import { type CoreConfigInput, type ParleyConfig, validateConfig } from "../config/mod.ts";
 import { logger } from "../log/mod.ts";
@@ -46,11 +47,21 @@ export async function startServer(
   const plugins = resolvePlugins(config.components, available);
   const options = parseAllOptions(plugins, config);
 
-  const db = opts.db ?? await openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
-    onProgress: (msg) => log.info("{msg}", { msg }),
-  });
+  // Embedded PGlite is one process's files: a second server or `ctl` must not open them at once.
+  const release = !opts.db && !config.databaseUrl
+    ? await acquireDataDirLock(config.dataDir)
+    : async () => {};
+  let db: Database;
+  try {
+    db = opts.db ?? await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      onProgress: (msg) => log.info("{msg}", { msg }),
+    });
+  } catch (e) {
+    await release();
+    throw e;
+  }
   const core = new Core(config, db, new ActorDirectory());
   try {
     for (const plugin of plugins) {
@@ -60,6 +71,7 @@ export async function startServer(
   } catch (e) {
     await core.stop();
     if (!opts.db) await db.close();
+    await release();
     throw e;
   }
   const c2sPorts = core.hasService("c2s.ports")
@@ -81,6 +93,7 @@ export async function startServer(
       stopped = true;
       await core.stop();
       if (!opts.db) await db.close();
+      await release();
       log.info("stopped");
     },
   };

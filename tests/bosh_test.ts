@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { connectClient, xml } from "./helpers/xmpp_client.ts";
 import { BoshClient, postBody, requestBody } from "./helpers/bosh_client.ts";
 import type { SessionRegistry } from "../plugins/sess_man/sessions.ts";
+import type { BoshManager } from "../net/bosh.ts";
 
 const components = [
   "c2s",
@@ -180,13 +181,14 @@ Deno.test("BOSH overactivity and too-frequent polling end the session with polic
   // Three requests unanswered at once where `requests` is 2.
   const c = new BoshClient(url(t));
   await c.create();
-  const held = c.request(); // rid+1: held
-  const r3 = c.request({}, [], c.rid + 2); // rid+3: waits for rid+2
-  await until("the held and the waiting request", () => bosh(t).size > 0);
-  const r2 = await c.request({}, [], c.rid - 1); // rid+2 would be the third unanswered
-  const results = await Promise.all([held, r3]);
-  assert.equal(r2.body.attrs.condition, "policy-violation");
-  for (const r of results) assert.equal(r.body.attrs.type, "terminate");
+  const base = c.rid;
+  const held = c.request({}, [], base + 1); // held
+  const waiting = c.request({}, [], base + 3); // waits for base+2
+  await until("the held and the waiting request", () => manager(t).get(c.sid)?.unanswered === 2);
+  const third = await c.request({}, [], base + 2);
+  assert.equal(third.body.attrs.type, "terminate");
+  assert.equal(third.body.attrs.condition, "policy-violation");
+  for (const r of await Promise.all([held, waiting])) assert.equal(r.body.attrs.type, "terminate");
 
   // A polling session (hold=0) may not poll faster than `polling` seconds.
   const p = new BoshClient(url(t));
@@ -200,8 +202,8 @@ Deno.test("BOSH overactivity and too-frequent polling end the session with polic
   assert.equal(second.body.attrs.condition, "policy-violation");
 });
 
-function bosh(t: TestServer): { size: number } {
-  return t.server.core.service<{ size: number }>("bosh.sessions");
+function manager(t: TestServer): BoshManager {
+  return t.server.core.service<BoshManager>("bosh.sessions");
 }
 
 Deno.test("an idle BOSH session ends after the inactivity timeout and its user goes offline", async () => {
@@ -292,7 +294,10 @@ Deno.test("the BOSH endpoint answers CORS preflights and sends CORS headers", as
   assert.match(pre.headers.get("access-control-allow-methods") ?? "", /POST/);
   assert.match(pre.headers.get("access-control-allow-headers") ?? "", /content-type/i);
 
-  const other = await fetch(url(t), { method: "OPTIONS", headers: { origin: "https://evil.example" } });
+  const other = await fetch(url(t), {
+    method: "OPTIONS",
+    headers: { origin: "https://evil.example" },
+  });
   await other.body?.cancel();
   assert.equal(other.headers.get("access-control-allow-origin"), null);
 
@@ -323,7 +328,10 @@ Deno.test("host-meta lists the BOSH and WebSocket endpoints (XEP-0156)", async (
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
   const xrd = await res.text();
   assert.match(xrd, /<XRD xmlns='http:\/\/docs.oasis-open.org\/ns\/xri\/xrd-1.0'>/);
-  assert.match(xrd, /rel='urn:xmpp:alt-connections:xbosh' href='http:\/\/127.0.0.1:\d+\/http-bind'/);
+  assert.match(
+    xrd,
+    /rel='urn:xmpp:alt-connections:xbosh' href='http:\/\/127.0.0.1:\d+\/http-bind'/,
+  );
 });
 
 Deno.test("stopping the server answers held BOSH requests with system-shutdown", async () => {
@@ -331,7 +339,9 @@ Deno.test("stopping the server answers held BOSH requests with system-shutdown",
   await t.addUser("alice", "alice-secret");
   const c = new BoshClient(url(t));
   await c.login("alice", "alice-secret");
+  await c.quiesce();
   const held = c.request();
+  await until("the request to be held", () => manager(t).get(c.sid)?.unanswered === 1);
   await t.stopServer();
   const r = await held;
   assert.equal(r.body.attrs.type, "terminate");

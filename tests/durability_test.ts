@@ -175,10 +175,12 @@ Deno.test({
     const p = ports();
     const env = serverEnv(dataDir, config, p);
     let server: Proc | undefined;
+    const logs: Proc[] = [];
     try {
       await addUsers(dataDir, env, ["alice", "bob"]);
 
       server = await startServer(env);
+      logs.push(server);
       const alice = await login(p.c2s, "alice");
       try {
         for (let i = 1; i <= 4; i++) {
@@ -211,6 +213,7 @@ Deno.test({
       server = undefined;
 
       server = await startServer(env);
+      logs.push(server);
       const bob = await login(p.c2s, "bob");
       try {
         const got: Stanza[] = [];
@@ -241,6 +244,10 @@ Deno.test({
       const s = await server.stop("SIGTERM");
       server = undefined;
       assert.equal(s.code, 0, "clean shutdown after the restart");
+    } catch (e) {
+      // The servers' logs are the first thing to read when this fails.
+      const out = logs.map((l, i) => `--- server run ${i + 1} ---\n${l.output()}`).join("\n");
+      throw new Error(`${(e as Error).message}\n${out}`, { cause: e });
     } finally {
       await server?.stop();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});

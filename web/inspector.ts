@@ -81,7 +81,7 @@ export class Inspector {
   #dirty = new Set<string>();
   #newEvents: EventRecord[] = [];
   #touched = new Set<string>();
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #detach: (() => void) | null = null;
 
   constructor(directory: ActorDirectory, opts: Partial<InspectorOptions> = {}) {

@@ -117,7 +117,7 @@ export function mountInspector(
     guarded(() => {
       const enc = new TextEncoder();
       let unsubscribe = () => {};
-      let keepalive: number | undefined;
+      let keepalive: ReturnType<typeof setInterval> | undefined;
       let ctrl: ReadableStreamDefaultController<Uint8Array>;
       const close = () => {
         unsubscribe();

@@ -10,8 +10,8 @@
  * `statelyConfig()` gives the same machine as plain config JSON (ids, `#id` targets, named guards
  * and actions) that Stately's editor imports.
  */
-import ELK from "elkjs/lib/elk.bundled.js";
-import type { ElkExtendedEdge, ElkLabel, ElkNode } from "elkjs/lib/elk-api.js";
+import elkBundled from "elkjs/lib/elk.bundled.js";
+import type { ELK as ElkApi, ElkExtendedEdge, ElkLabel, ElkNode } from "elkjs/lib/elk-api.js";
 import type { AnyStateMachine } from "xstate";
 
 // ---------- the graph of a machine ----------
@@ -224,6 +224,9 @@ export function statelyConfig(machine: AnyStateMachine): Record<string, Json> {
 
 // ---------- layout ----------
 
+// The bundled build is CommonJS (`module.exports = ELK`); its typings describe an ES default.
+const newElk = () => new (elkBundled as unknown as new () => ElkApi)();
+
 const CHAR_W = 6.6;
 const LINE_H = 14;
 const TITLE_H = 22;
@@ -345,7 +348,7 @@ export async function layoutMachine(machine: AnyStateMachine): Promise<LaidOutCh
     children: [rootNode],
     edges,
   };
-  const laid = await new ELK().layout(graph);
+  const laid = await newElk().layout(graph);
 
   const out: LaidOutChart = {
     chart,

@@ -56,6 +56,8 @@ export class BoshClient {
   jid = "";
   #waiters = new Set<{ pred: (el: Element) => boolean; resolve: (el: Element) => void }>();
   #polling = false;
+  #sending = false;
+  #queue: { attrs: Record<string, string>; payload: string[] }[] = [];
   #outstanding = 0;
   #idle: PromiseWithResolvers<void> | null = null;
 
@@ -123,9 +125,47 @@ export class BoshClient {
     void loop();
   }
 
-  /** Sends stanzas (serialized) in a request of their own; answers come through the inbox. */
+  /**
+   * Sends stanzas (serialized) in a request of their own; answers come through the inbox. Like a
+   * real client, it keeps at most one such request open and batches what is sent meanwhile.
+   */
   send(...payload: string[]): void {
-    void this.request({}, payload).catch(() => {});
+    this.#enqueue({}, payload);
+  }
+
+  /** Asks for a stream restart (XEP-0206 §5) through the same queue. */
+  restart(): void {
+    this.#enqueue({ "xmpp:restart": "true", to: "localhost" }, []);
+  }
+
+  #enqueue(attrs: Record<string, string>, payload: string[]): void {
+    const last = this.#queue.at(-1);
+    if (last && Object.keys(attrs).length === 0 && Object.keys(last.attrs).length === 0) {
+      last.payload.push(...payload);
+    } else this.#queue.push({ attrs, payload });
+    if (!this.#sending) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#sending = true;
+    while (this.#queue.length && !this.terminated) {
+      const next = this.#queue.shift()!;
+      await this.request(next.attrs, next.payload).catch(() => {});
+    }
+    this.#sending = false;
+  }
+
+  /** Stops polling and leaves no request open (one round trip with a disco#info query). */
+  async quiesce(): Promise<void> {
+    this.#polling = false;
+    if (this.#outstanding > 0) {
+      const id = `quiesce${this.rid}`;
+      await this.request({}, [
+        `<iq xmlns='jabber:client' type='get' to='localhost' id='${id}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,
+      ]);
+      await this.waitFor((el) => el.attrs.id === id, 5000, "quiesce reply");
+    }
+    await this.settled();
   }
 
   waitFor(pred: (el: Element) => boolean, timeoutMs = 5000, what = "stanza"): Promise<Element> {
@@ -170,7 +210,7 @@ export class BoshClient {
     if (!outcome.is("success")) throw new Error("BOSH login failed");
     const serverFinal = new TextDecoder().decode(decodeBase64Payload(outcome.text())!);
     if (!scramVerifyServerFinal(scram, serverFinal)) throw new Error("bad server signature");
-    void this.request({ "xmpp:restart": "true", to: "localhost" }).catch(() => {});
+    this.restart();
     await this.waitFor((el) => el.is("features") && !!el.getChild("bind", NS_BIND), 5000, "bind");
     this.send(
       `<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='${NS_BIND}'><resource>${resource}</resource></bind></iq>`,
