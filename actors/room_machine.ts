@@ -188,10 +188,7 @@ export function joinRefusal(ctx: RoomContext, req: JoinRequest): StanzaErrorCond
 }
 
 /** The hot-path guard: may this occupant's groupchat message go out now? (§7.4, §8.5) */
-export function mayPostGroupchat(
-  ctx: RoomContext,
-  occupant: Occupant | undefined,
-): StanzaErrorCondition | null {
+export function mayPostGroupchat(occupant: Occupant | undefined): StanzaErrorCondition | null {
   if (!occupant) return "not-acceptable";
   if (occupant.role === "visitor" || occupant.role === "none") return "forbidden";
   return null;

@@ -316,8 +316,6 @@ export class BoshSession {
     if (!special && this.#held.length + this.#waiting.size + 1 > this.requests) {
       return Promise.resolve(this.terminate("policy-violation"));
     }
-    // §11: a new request while holding `hold` releases the oldest.
-    while (this.#held.length > 0 && this.#held.length >= this.hold) this.#answer(this.#held[0]!);
     if (rid !== this.#rid + 1) {
       const { promise, resolve } = Promise.withResolvers<BoshReply>();
       this.#responses.set(rid, promise);
@@ -422,6 +420,9 @@ export class BoshSession {
     resolve: ((r: BoshReply) => void) | null,
   ): Promise<BoshReply> {
     this.#rid = rid;
+    // §11: a new request while holding `hold` releases the oldest. A request that waited for a
+    // gap counts from when it is processed, so until then the held one stays held.
+    while (this.#held.length > 0 && this.#held.length >= this.hold) this.#answer(this.#held[0]!);
     const payload = body.elements();
     const restart = xboshAttr(body, "restart") === "true";
     const terminating = body.attrs.type === "terminate";
@@ -571,7 +572,8 @@ export class BoshTransport implements StreamTransport {
   }
 
   sendElement(el: Element): void {
-    const streamError = el.localName === "error" && el.prefix !== null && el.ns === NS.stream;
+    const streamError = el.localName === "error" &&
+      (el.ns ?? (el.prefix === "stream" ? NS.stream : undefined)) === NS.stream;
     this.#session.enqueue(serializeStandalone(el), streamError);
   }
 

@@ -305,6 +305,8 @@ export class StreamSession implements Session {
         break;
       case "error":
         this.#actor.send({ type: "STREAM_ERROR", condition: f.condition, text: f.text });
+        // Nothing after broken XML can be read, so there is no closing tag to wait for.
+        this.#io.close();
         break;
     }
   }

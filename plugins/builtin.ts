@@ -42,6 +42,8 @@ const ALL: AnyPlugin[] = [
   bosh,
   hostMeta,
   chatLog,
+  inspector,
+  monitor,
   muc,
 ];
 

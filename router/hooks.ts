@@ -165,7 +165,22 @@ export class Hooks {
     }
   }
 
-  async fire<K extends LifecycleHook>(name: K, ev: LifecycleEvents[K]): Promise<void> {
+  /** Lifecycle hooks still running: the server waits for them before closing storage. */
+  readonly #inFlight = new Set<Promise<void>>();
+
+  fire<K extends LifecycleHook>(name: K, ev: LifecycleEvents[K]): Promise<void> {
+    if (!this.#chains.has(name)) return Promise.resolve();
+    const p = this.#fire(name, ev).finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
+    return p;
+  }
+
+  /** Resolves once every lifecycle hook fired so far has finished. */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size) await Promise.all(this.#inFlight);
+  }
+
+  async #fire<K extends LifecycleHook>(name: K, ev: LifecycleEvents[K]): Promise<void> {
     const chain = this.#chains.get(name);
     if (!chain) return;
     for (const entry of chain) {

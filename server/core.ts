@@ -105,6 +105,8 @@ export class Core {
     await this.hooks.fire("server/stopping", {});
     for (const fn of this.#stopping.reverse()) await fn();
     this.#stopping.length = 0;
+    // Sessions that ended during the stop still have hooks (presence, archive) writing.
+    await this.hooks.settle();
     this.iq.clear();
   }
 }

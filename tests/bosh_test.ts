@@ -345,5 +345,8 @@ Deno.test("stopping the server answers held BOSH requests with system-shutdown",
   await t.stopServer();
   const r = await held;
   assert.equal(r.body.attrs.type, "terminate");
+  assert.equal(r.body.attrs.condition, "remote-stream-error");
+  const err = r.body.getChild("error", "http://etherx.jabber.org/streams");
+  assert.ok(err?.getChild("system-shutdown", "urn:ietf:params:xml:ns:xmpp-streams"));
   await c.settled();
 });

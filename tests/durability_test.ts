@@ -48,7 +48,7 @@ function serverEnv(dataDir: string, config: string, p: ReturnType<typeof ports>)
     PARLEY_C2S_TLS_PORT: String(p.tls),
     PARLEY_HTTP_PORT: String(p.http),
     PARLEY_COMPONENTS: "c2s,sess-man,msgoffline",
-    PARLEY_LOG_LEVEL: "info",
+    PARLEY_LOG_LEVEL: Deno.env.get("PARLEY_TEST_LOG") ?? "info",
   };
 }
 
@@ -214,7 +214,9 @@ Deno.test({
 
       server = await startServer(env);
       logs.push(server);
+      console.error("bob login", new Date().toISOString());
       const bob = await login(p.c2s, "bob");
+      console.error("bob in", new Date().toISOString());
       try {
         const got: Stanza[] = [];
         for (let i = 1; i <= 3; i++) {

@@ -132,7 +132,7 @@ async function scrape(port: number): Promise<Exposition> {
 Deno.test("/metrics is valid Prometheus text and its counters move when two clients chat", async () => {
   const httpPort = freePort();
   await using t = await startTestServer({
-    components: ["c2s", "sess-man", "msgoffline", "message-archive", "http", "monitor"],
+    components: ["c2s", "sess-man", "ping", "msgoffline", "message-archive", "http", "monitor"],
     http: { host: "127.0.0.1", port: httpPort, tls_port: -1 },
   });
   await t.addUser("alice", "alice-secret");
@@ -183,6 +183,9 @@ Deno.test("/metrics is valid Prometheus text and its counters move when two clie
         );
         await bob.waitFor((s) => s.is("message") && s.attrs.id === `m${i}`);
       }
+      await alice.iq(
+        xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })),
+      );
       // Archive writes are group-committed: give the last batch a moment.
       let after = await scrape(httpPort);
       for (let i = 0; i < 50 && value(after, "parley_archive_entries_total") < 6; i++) {

@@ -321,7 +321,7 @@ export class RoomManager {
     const ctx = snap.context;
     const sender = occupantByJid(ctx, from.full);
     if (!snap.matches("open")) throw new StanzaError("not-acceptable", "the room is locked");
-    const refusal = mayPostGroupchat(ctx, sender);
+    const refusal = mayPostGroupchat(sender);
     if (refusal) throw new StanzaError(refusal);
     const subject = stanza.getChild("subject");
     if (subject && !stanza.getChild("body")) {
