@@ -328,7 +328,11 @@ export class BoshSession {
       return promise;
     }
     const promise = this.#process(rid, body, null);
-    for (let next = this.#waiting.get(this.#rid + 1); next; next = this.#waiting.get(this.#rid + 1)) {
+    for (
+      let next = this.#waiting.get(this.#rid + 1);
+      next;
+      next = this.#waiting.get(this.#rid + 1)
+    ) {
       this.#waiting.delete(next.rid);
       this.#process(next.rid, next.body, next.resolve);
     }

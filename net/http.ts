@@ -33,7 +33,9 @@ export class HttpRoutes {
     const path = new URL(req.url).pathname;
     let allowed = false;
     for (const r of this.#routes) {
-      if (path !== r.prefix && !path.startsWith(r.prefix.endsWith("/") ? r.prefix : r.prefix + "/")) {
+      if (
+        path !== r.prefix && !path.startsWith(r.prefix.endsWith("/") ? r.prefix : r.prefix + "/")
+      ) {
         continue;
       }
       if (r.method !== "*" && r.method !== req.method) {

@@ -6,7 +6,7 @@
  * Each message goes through a Framer in websocket mode, which enforces the same limits and
  * restrictions as on TCP and refuses a message that is not complete in itself (§3.3.3).
  */
-import type { Element } from "../xml/element.ts";
+import { Element } from "../xml/element.ts";
 import { escapeAttr, serialize } from "../xml/serialize.ts";
 import { Framer, NS_FRAMING } from "../xml/framer.ts";
 import { NS } from "../protocol/ns.ts";
@@ -15,6 +15,10 @@ import type { StreamTransport } from "./transport.ts";
 import type { FrameSink } from "./tcp.ts";
 
 const log = logger("ws");
+
+// What top-level elements hang off, as on a TCP stream: an unprefixed stanza a client wrote
+// without `xmlns` is in jabber:client.
+const STREAM_ROOT = new Element("stream:stream", { xmlns: NS.client, "xmlns:stream": NS.stream });
 
 /**
  * Serializes a top-level element so that it stands alone, as RFC 7395 §3.3.3 and XEP-0206 want:
@@ -99,7 +103,9 @@ export class WebSocketTransport implements StreamTransport {
         }]);
         return;
       }
-      sink.onFrames(this.#framer.push(ev.data));
+      const frames = this.#framer.push(ev.data);
+      for (const f of frames) if (f.kind === "element") f.element.parent ??= STREAM_ROOT;
+      sink.onFrames(frames);
     };
     socket.onerror = (ev) => {
       log.debug("WebSocket error: {e}", { e: (ev as ErrorEvent).message ?? "unknown" });

@@ -6,6 +6,7 @@ import { connectClient, xml } from "./helpers/xmpp_client.ts";
 import { BoshClient, postBody, requestBody } from "./helpers/bosh_client.ts";
 import type { SessionRegistry } from "../plugins/sess_man/sessions.ts";
 import type { BoshManager } from "../net/bosh.ts";
+import { parseElement } from "../xml/parse.ts";
 
 const components = [
   "c2s",
@@ -349,4 +350,30 @@ Deno.test("stopping the server answers held BOSH requests with system-shutdown",
   const err = r.body.getChild("error", "http://etherx.jabber.org/streams");
   assert.ok(err?.getChild("system-shutdown", "urn:ietf:params:xml:ns:xmpp-streams"));
   await c.settled();
+});
+
+Deno.test("BOSH over HTTPS is secure without consider_secure: SASL is offered", async () => {
+  await using t = await startTestServer({
+    components,
+    http: { tls_port: 0 },
+    bosh: { consider_secure: false },
+  });
+  const caCerts = [await Deno.readTextFile(`${t.dataDir}/certs/localhost.crt`)];
+  using client = Deno.createHttpClient({ caCerts });
+  const res = await fetch(`https://localhost:${t.httpsPort}/http-bind`, {
+    method: "POST",
+    client,
+    body: requestBody({ rid: "1", to: "localhost", wait: "5", hold: "1", ver: "1.11" }),
+  });
+  const created = parseElement(await res.text());
+  const features = created.getChild("features", "http://etherx.jabber.org/streams");
+  assert.ok(features?.getChild("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl"));
+  // Over plain HTTP the same server offers no SASL: encryption is required.
+  const plain = await postBody(
+    url(t),
+    requestBody({ rid: "1", to: "localhost", wait: "5", hold: "1", ver: "1.11" }),
+  );
+  const plainFeatures = plain.body.getChild("features", "http://etherx.jabber.org/streams");
+  assert.ok(plainFeatures);
+  assert.equal(plainFeatures.getChild("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl"), undefined);
 });

@@ -212,10 +212,11 @@ Deno.test({
       assert.equal(killed.signal, "SIGKILL");
       server = undefined;
 
-      server = await startServer(env);
+      const p2 = ports();
+      server = await startServer(serverEnv(dataDir, config, p2));
       logs.push(server);
       console.error("bob login", new Date().toISOString());
-      const bob = await login(p.c2s, "bob");
+      const bob = await login(p2.c2s, "bob");
       console.error("bob in", new Date().toISOString());
       try {
         const got: Stanza[] = [];

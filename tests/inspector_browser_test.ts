@@ -25,7 +25,8 @@ if (!haveChromium) {
 }
 
 Deno.test({
-  name: "inspector page shows a connection actor appear and reach established, and traces a message",
+  name:
+    "inspector page shows a connection actor appear and reach established, and traces a message",
   ignore: !haveChromium,
   // The browser is a child process with its own pipes; it is closed before the test ends.
   sanitizeResources: false,
@@ -111,7 +112,6 @@ Deno.test({
           await page.waitForSelector("#timeline li[data-stage='flushed']", { timeout: 10_000 });
           await page.locator("#actors tr[data-actor^='c2s:'][data-state='established']").nth(1)
             .waitFor();
-          await page.evaluate(() => scrollTo(0, 0));
           await Deno.mkdir("tests/artifacts", { recursive: true });
           await page.screenshot({ path: "tests/artifacts/inspector.png", fullPage: true });
         } finally {

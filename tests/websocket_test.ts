@@ -70,7 +70,7 @@ async function rawWs(url: string, protocols: string[] = ["xmpp"]): Promise<RawWs
     while (queue.length === 0) {
       if (done) throw new Error(`socket closed while waiting for ${what}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((r) => {
         wake = r;
         timer = setTimeout(r, deadline - Date.now());

@@ -67,7 +67,13 @@ interface Tracked {
   closed: ActorView | null;
 }
 
-const INTERNAL_ACTIONS = new Set(["xstate.assign", "xstate.raise", "xstate.cancel"]);
+const INTERNAL_ACTIONS = new Set([
+  "xstate.assign",
+  "xstate.raise",
+  "xstate.cancel",
+  "xstate.spawnChild",
+  "xstate.stopChild",
+]);
 
 export class Inspector {
   readonly #dir: ActorDirectory;
@@ -249,8 +255,9 @@ export class Inspector {
       if (seen.has(id)) continue;
       this.#known.delete(id);
       removed.push(id);
-      this.#retire(id);
     }
+    // Also actors that came and went between two ticks.
+    for (const [id, t] of this.#tracked) if (t.closed === null && !seen.has(id)) this.#retire(id);
     this.#dirty.clear();
     const events = this.#newEvents;
     this.#newEvents = [];

@@ -5,7 +5,7 @@
  */
 import type { HttpRoutes } from "../net/http.ts";
 import type { Inspector, InspectorBatch } from "./inspector.ts";
-import { MACHINES, machineFor } from "./machines.ts";
+import { machineFor, MACHINES } from "./machines.ts";
 import { machineSvg } from "./statechart.ts";
 import type { Guard } from "./auth.ts";
 
@@ -35,19 +35,23 @@ export function mountInspector(
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const closers = new Set<() => void>();
 
-  const guarded = (h: (req: Request, path: string) => Response | Promise<Response>) =>
-  async (req: Request) => {
-    if (guard) {
-      const denied = await guard(req);
-      if (denied) return denied;
-    }
-    return h(req, decodeURIComponent(new URL(req.url).pathname));
-  };
+  const guarded =
+    (h: (req: Request, path: string) => Response | Promise<Response>) => async (req: Request) => {
+      if (guard) {
+        const denied = await guard(req);
+        if (denied) return denied;
+      }
+      return h(req, decodeURIComponent(new URL(req.url).pathname));
+    };
 
-  routes.add("GET", "/", guarded((_req, path) => {
-    if (path === "/") return Response.redirect(new URL("/inspector", _req.url), 302);
-    return new Response("not found\n", { status: 404 });
-  }));
+  routes.add(
+    "GET",
+    "/",
+    guarded((_req, path) => {
+      if (path === "/") return Response.redirect(new URL("/inspector", _req.url), 302);
+      return new Response("not found\n", { status: 404 });
+    }),
+  );
 
   routes.add(
     "GET",

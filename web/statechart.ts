@@ -317,13 +317,20 @@ export async function layoutMachine(machine: AnyStateMachine): Promise<LaidOutCh
     if (s.initial) {
       const dot = `${s.id}#initial`;
       children.unshift({ id: dot, width: 10, height: 10 });
-      edges.push({ id: `e${n++}`, sources: [dot], targets: [s.initial], meta: { event: "", label: "" } });
+      edges.push({
+        id: `e${n++}`,
+        sources: [dot],
+        targets: [s.initial],
+        meta: { event: "", label: "" },
+      });
     }
     return {
       id: s.id,
       children,
       layoutOptions: {
-        "elk.padding": `[top=${TITLE_H + lines.length * LINE_H + PAD},left=${PAD},bottom=${PAD},right=${PAD}]`,
+        "elk.padding": `[top=${
+          TITLE_H + lines.length * LINE_H + PAD
+        },left=${PAD},bottom=${PAD},right=${PAD}]`,
         "elk.nodeSize.constraints": "MINIMUM_SIZE",
         "elk.nodeSize.minimum": `(${minW}, ${TITLE_H + lines.length * LINE_H + 20})`,
       },
@@ -380,10 +387,12 @@ export async function layoutMachine(machine: AnyStateMachine): Promise<LaidOutCh
   };
   walk(laid, 0, 0);
   const collect = (node: ElkNode) => {
-    for (const e of (node.edges ?? []) as (ElkExtendedEdge & {
-      container?: string;
-      meta?: { event: string; label: string };
-    })[]) {
+    for (
+      const e of (node.edges ?? []) as (ElkExtendedEdge & {
+        container?: string;
+        meta?: { event: string; label: string };
+      })[]
+    ) {
       const o = origin.get(e.container ?? node.id) ?? { x: 0, y: 0 };
       const points: { x: number; y: number }[] = [];
       for (const sec of e.sections ?? []) {
@@ -438,7 +447,9 @@ export function renderSvg(l: LaidOutChart): string {
       esc(l.chart.id)
     }" viewBox="${-m} ${-m} ${r1(l.width + 2 * m)} ${r1(l.height + 2 * m)}" width="${
       r1(l.width + 2 * m)
-    }" height="${r1(l.height + 2 * m)}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
+    }" height="${
+      r1(l.height + 2 * m)
+    }" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
   );
   parts.push(
     `<style>.state>rect{fill:#fff;stroke:#4b5563;stroke-width:1.2}` +

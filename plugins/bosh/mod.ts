@@ -161,10 +161,14 @@ export default definePlugin<BoshOptions>({
     };
 
     const routes = api.service<HttpRoutes>("http");
-    routes.add("OPTIONS", BOSH_PATH, (req) => new Response(null, { status: 204, headers: cors(req) }));
+    routes.add(
+      "OPTIONS",
+      BOSH_PATH,
+      (req) => new Response(null, { status: 204, headers: cors(req) }),
+    );
     routes.add("POST", BOSH_PATH, async (req, info) => {
       const headers = { "content-type": "text/xml; charset=utf-8", ...cors(req) };
-      const text = await readLimited(req, maxBodyBytes); if (Deno.env.get("BOSH_DEBUG")) console.log("IN", Date.now() % 100000, text);
+      const text = await readLimited(req, maxBodyBytes);
       if (text === null) {
         return new Response(terminateBody("policy-violation"), { status: 200, headers });
       }

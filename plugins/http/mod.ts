@@ -3,7 +3,7 @@
  * discovery hang their routes on (`api.service<HttpRoutes>("http")`).
  */
 import { definePlugin } from "../registry.ts";
-import { HttpRoutes, type HttpListener, listenHttp } from "../../net/http.ts";
+import { type HttpListener, HttpRoutes, listenHttp } from "../../net/http.ts";
 import { loadCertificate } from "../../net/certs.ts";
 
 export interface HttpPorts {

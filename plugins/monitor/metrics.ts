@@ -37,8 +37,7 @@ export interface Metrics {
 export function createMetrics(core: Core, startedAt: number): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  const offline = () =>
-    core.hasService("offline") ? core.service<OfflineService>("offline") : null;
+  const offline = () => core.hasService("offline") ? core.service<OfflineService>("offline") : null;
   const users = () => core.hasService("users") ? core.service<UserManager>("users") : null;
   const counters = core.router.counters;
 

@@ -75,13 +75,15 @@ export default definePlugin({
       for (const session of live.values()) session.shutdown();
       const all = [...live.keys()];
       const closed = Promise.all(all.map((t) => t.closed));
-      // Give the goodbyes a moment to reach the clients, then cut what is left.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((r) => timer = setTimeout(r, 300));
-      await Promise.race([closed, grace]);
-      clearTimeout(timer);
-      for (const t of all) t.close();
-      await closed;
+      // Give the goodbyes a moment to reach the clients, then cut what is left; a peer that
+      // never finishes the closing handshake does not hold up the stop for long.
+      for (const ms of [300, 1000]) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise<void>((r) => timer = setTimeout(r, ms));
+        await Promise.race([closed, grace]);
+        clearTimeout(timer);
+        for (const t of all) t.close();
+      }
     });
   },
 });

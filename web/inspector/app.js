@@ -45,7 +45,13 @@ function renderActors() {
   for (const kind of kinds) {
     const list = byKind.get(kind).sort((a, b) => (a.closed - b.closed) || a.id.localeCompare(b.id));
     const live = list.filter((a) => !a.closed).length;
-    rows.push(el("tr", { class: "kind" }, el("td", { colspan: "2" }, `${KIND_TITLES[kind] ?? kind} (${live} live)`)));
+    rows.push(
+      el(
+        "tr",
+        { class: "kind" },
+        el("td", { colspan: "2" }, `${KIND_TITLES[kind] ?? kind} (${live} live)`),
+      ),
+    );
     for (const a of list) {
       const tr = el(
         "tr",
@@ -55,8 +61,18 @@ function renderActors() {
           class: [a.id === selected ? "selected" : "", a.closed ? "closed" : ""].join(" "),
           onclick: () => select(a.id),
         },
-        el("td", {}, el("div", { class: "id" }, a.id), a.detail ? el("div", { class: "sub" }, a.detail) : null),
-        el("td", { class: "state" }, el("code", {}, a.state), a.closed ? el("div", { class: "sub" }, "closed") : null),
+        el(
+          "td",
+          {},
+          el("div", { class: "id" }, a.id),
+          a.detail ? el("div", { class: "sub" }, a.detail) : null,
+        ),
+        el(
+          "td",
+          { class: "state" },
+          el("code", {}, a.state),
+          a.closed ? el("div", { class: "sub" }, "closed") : null,
+        ),
       );
       rows.push(tr);
     }
@@ -64,7 +80,9 @@ function renderActors() {
   tbody.replaceChildren(...rows);
   const live = [...actors.values()].filter((a) => !a.closed);
   const count = (k) => live.filter((a) => a.kind === k).length;
-  $("#counts").textContent = `${count("c2s")} connections · ${count("user")} users · ${count("room")} rooms`;
+  $("#counts").textContent = `${count("c2s")} connections · ${count("user")} users · ${
+    count("room")
+  } rooms`;
 }
 
 function flash(id) {
@@ -88,7 +106,9 @@ async function select(id) {
   if (kind !== selectedKind) {
     selectedKind = kind;
     const svg = await fetch(`/inspector/api/machines/${encodeURIComponent(kind)}.svg`);
-    $("#chart").innerHTML = svg.ok ? await svg.text() : `<p class="hint">no diagram for ${kind}</p>`;
+    $("#chart").innerHTML = svg.ok
+      ? await svg.text()
+      : `<p class="hint">no diagram for ${kind}</p>`;
   }
   events = await api(`/inspector/api/actors/${encodeURIComponent(id)}/events`).catch(() => []);
   if (!Array.isArray(events)) events = [];
@@ -129,7 +149,10 @@ function renderSelected(a) {
       const after = idsOf(machineId, lastEvent.to);
       for (const g of svg.querySelectorAll("g.edge")) {
         const evs = (g.dataset.event ?? "").split(" ");
-        if (evs.includes(lastEvent.type) && before.has(g.dataset.source) && after.has(g.dataset.target)) {
+        if (
+          evs.includes(lastEvent.type) && before.has(g.dataset.source) &&
+          after.has(g.dataset.target)
+        ) {
           g.classList.add("taken");
         }
       }
@@ -151,10 +174,20 @@ function renderEvents() {
     detail.hidden = true;
     const tr = el(
       "tr",
-      { "data-event": e.type, onclick: () => { detail.hidden = !detail.hidden; tr.classList.toggle("open"); } },
+      {
+        "data-event": e.type,
+        onclick: () => {
+          detail.hidden = !detail.hidden;
+          tr.classList.toggle("open");
+        },
+      },
       el("td", { class: "t" }, time(e.t)),
       el("td", {}, el("code", {}, e.type), detail),
-      el("td", {}, e.from === e.to ? el("span", { class: "sub" }, e.to) : `${e.from || "∅"} → ${e.to}`),
+      el(
+        "td",
+        {},
+        e.from === e.to ? el("span", { class: "sub" }, e.to) : `${e.from || "∅"} → ${e.to}`,
+      ),
       el("td", { class: "sub" }, e.actions.join(", ")),
     );
     rows.push(tr);
@@ -169,7 +202,9 @@ async function refreshContext() {
     $("#context").textContent = "(closed)";
     return;
   }
-  const ctx = await api(`/inspector/api/actors/${encodeURIComponent(selected)}/context`).catch(() => null);
+  const ctx = await api(`/inspector/api/actors/${encodeURIComponent(selected)}/context`).catch(() =>
+    null
+  );
   $("#context").textContent = JSON.stringify(ctx, null, 2);
 }
 
@@ -191,7 +226,13 @@ async function showTrace(id) {
   $("#trace-title").textContent = id;
   const t0 = list[0]?.t ?? 0;
   $("#timeline").replaceChildren(
-    ...(list.length ? list : [{ t: 0, stage: "nothing recorded", detail: "no stanza with this id seen since the inspector started", actor: null, xml: null }])
+    ...(list.length ? list : [{
+      t: 0,
+      stage: "nothing recorded",
+      detail: "no stanza with this id seen since the inspector started",
+      actor: null,
+      xml: null,
+    }])
       .map((r) => {
         const xml = r.xml ? el("pre", {}, r.xml) : null;
         return el(
@@ -252,13 +293,18 @@ function connect() {
     }
     if (events.length > 200) events.splice(0, events.length - 200);
     if (b.traces.length) {
-      traces = [...b.traces.filter((id) => !traces.includes(id)).reverse(), ...traces].slice(0, 200);
+      traces = [...b.traces.filter((id) => !traces.includes(id)).reverse(), ...traces].slice(
+        0,
+        200,
+      );
       renderTraceIds();
       if (tracing && b.traces.includes(tracing)) showTrace(tracing);
     }
     renderActors();
     for (const a of b.upsert) flash(a.id);
-    if (selected && (mine || b.upsert.some((a) => a.id === selected) || b.removed.includes(selected))) {
+    if (
+      selected && (mine || b.upsert.some((a) => a.id === selected) || b.removed.includes(selected))
+    ) {
       renderSelected(actors.get(selected));
       refreshContext();
     }
