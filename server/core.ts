@@ -10,6 +10,14 @@ import { IqRegistry } from "../router/iq.ts";
 import { Router } from "../router/router.ts";
 import type { Session } from "../router/session.ts";
 import type { ActorDirectory } from "../actors/directory.ts";
+import {
+  PLAIN,
+  SCRAM_SHA_1,
+  SCRAM_SHA_256,
+  type SaslMechanismFactory,
+} from "../protocol/sasl/mechanism.ts";
+import { AuthThrottle } from "../protocol/sasl/throttle.ts";
+import { ConnectionRateLimit } from "../net/rate_limit.ts";
 
 /** What a stream feature provider is told about the stream it advertises to. */
 export interface FeatureContext {
@@ -67,6 +75,12 @@ export class Core {
   readonly features = new StreamFeatures();
   readonly disco = new DiscoData();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
+  /** SASL mechanisms in order of preference; PLAIN only over TLS */
+  readonly mechanisms: SaslMechanismFactory[] = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
+  /** failed logins per address, shared by every transport */
+  readonly authThrottle: AuthThrottle;
+  /** new connections per address per minute, shared by every transport */
+  readonly connectionRate: ConnectionRateLimit;
   readonly #services = new Map<string, unknown>();
   readonly #stopping: (() => void | Promise<void>)[] = [];
 
@@ -76,6 +90,12 @@ export class Core {
     readonly actors: ActorDirectory,
   ) {
     this.router = new Router(config.domain, this.hooks, this.iq);
+    this.authThrottle = new AuthThrottle({
+      maxFailures: config.limits.auth_failures_before_throttle,
+      windowMs: config.limits.auth_throttle_seconds * 1000,
+      lockoutMs: config.limits.auth_throttle_seconds * 1000,
+    });
+    this.connectionRate = new ConnectionRateLimit(config.limits.connections_per_ip_per_minute);
   }
 
   get domain(): string {

@@ -6,12 +6,9 @@
 import { definePlugin } from "../registry.ts";
 import { ConfigError } from "../../config/load.ts";
 import type { HttpRoutes } from "../../net/http.ts";
-import { ConnectionRateLimit } from "../../net/rate_limit.ts";
 import { type SessionBinder, StreamSession } from "../../net/stream_session.ts";
 import { BoshManager } from "../../net/bosh.ts";
 import { terminateBody } from "../../net/bosh_body.ts";
-import { PLAIN, SCRAM_SHA_1, SCRAM_SHA_256 } from "../../protocol/sasl/mechanism.ts";
-import { AuthThrottle } from "../../protocol/sasl/throttle.ts";
 
 export const BOSH_PATH = "/http-bind";
 
@@ -108,13 +105,8 @@ export default definePlugin<BoshOptions>({
   setup(api) {
     const cfg = api.config;
     const o = api.options;
-    const mechanisms = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
-    const throttle = new AuthThrottle({
-      maxFailures: cfg.limits.auth_failures_before_throttle,
-      windowMs: cfg.limits.auth_throttle_seconds * 1000,
-      lockoutMs: cfg.limits.auth_throttle_seconds * 1000,
-    });
-    const rate = new ConnectionRateLimit(cfg.limits.connections_per_ip_per_minute);
+    // One throttle and one connection-rate window per server, whatever the transport.
+    const { mechanisms, authThrottle: throttle, connectionRate: rate } = api.core;
     const binder = api.service<SessionBinder>("binder");
     // A body holds at most a few stanzas; allow some room around the stanza limit.
     const maxBodyBytes = cfg.limits.max_stanza_bytes + 4096;

@@ -6,10 +6,8 @@ import tls from "node:tls";
 import { definePlugin } from "../registry.ts";
 import { loadCertificate } from "../../net/certs.ts";
 import { listenTcp, type TcpListener, type TcpTransport } from "../../net/tcp.ts";
-import { ConnectionRateLimit, isLoopback } from "../../net/rate_limit.ts";
+import { isLoopback } from "../../net/rate_limit.ts";
 import { type SessionBinder, StreamSession } from "../../net/stream_session.ts";
-import { PLAIN, SCRAM_SHA_1, SCRAM_SHA_256 } from "../../protocol/sasl/mechanism.ts";
-import { AuthThrottle } from "../../protocol/sasl/throttle.ts";
 
 export default definePlugin({
   name: "c2s",
@@ -25,13 +23,8 @@ export default definePlugin({
       key: cfg.tls.key,
     });
     const secureContext = tls.createSecureContext({ cert: pair.cert, key: pair.key });
-    const mechanisms = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
-    const throttle = new AuthThrottle({
-      maxFailures: cfg.limits.auth_failures_before_throttle,
-      windowMs: cfg.limits.auth_throttle_seconds * 1000,
-      lockoutMs: cfg.limits.auth_throttle_seconds * 1000,
-    });
-    const rate = new ConnectionRateLimit(cfg.limits.connections_per_ip_per_minute);
+    // One throttle and one connection-rate window per server, whatever the transport.
+    const { mechanisms, authThrottle: throttle, connectionRate: rate } = api.core;
     const binder = api.service<SessionBinder>("binder");
     const common = {
       host: cfg.c2s.host,

@@ -4,11 +4,8 @@
  */
 import { definePlugin } from "../registry.ts";
 import type { HttpRoutes } from "../../net/http.ts";
-import { ConnectionRateLimit } from "../../net/rate_limit.ts";
 import { type SessionBinder, StreamSession } from "../../net/stream_session.ts";
 import { WebSocketTransport } from "../../net/websocket.ts";
-import { PLAIN, SCRAM_SHA_1, SCRAM_SHA_256 } from "../../protocol/sasl/mechanism.ts";
-import { AuthThrottle } from "../../protocol/sasl/throttle.ts";
 
 export const WS_PATH = "/xmpp-websocket";
 
@@ -22,13 +19,8 @@ export default definePlugin({
   },
   setup(api) {
     const cfg = api.config;
-    const mechanisms = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
-    const throttle = new AuthThrottle({
-      maxFailures: cfg.limits.auth_failures_before_throttle,
-      windowMs: cfg.limits.auth_throttle_seconds * 1000,
-      lockoutMs: cfg.limits.auth_throttle_seconds * 1000,
-    });
-    const rate = new ConnectionRateLimit(cfg.limits.connections_per_ip_per_minute);
+    // One throttle and one connection-rate window per server, whatever the transport.
+    const { mechanisms, authThrottle: throttle, connectionRate: rate } = api.core;
     const binder = api.service<SessionBinder>("binder");
     const live = new Map<WebSocketTransport, StreamSession>();
 
