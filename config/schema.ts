@@ -20,6 +20,11 @@ export const DEFAULT_COMPONENTS = [
   "message-carbons",
   "vcard-temp",
   "private",
+  "muc",
+  "http",
+  "bosh",
+  "ws",
+  "host-meta",
 ] as const;
 
 export const coreSchema = z.object({

@@ -48,7 +48,7 @@ function serverEnv(dataDir: string, config: string, p: ReturnType<typeof ports>)
     PARLEY_C2S_TLS_PORT: String(p.tls),
     PARLEY_HTTP_PORT: String(p.http),
     PARLEY_COMPONENTS: "c2s,sess-man,msgoffline",
-    PARLEY_LOG_LEVEL: Deno.env.get("PARLEY_TEST_LOG") ?? "info",
+    PARLEY_LOG_LEVEL: "info",
   };
 }
 
@@ -165,9 +165,7 @@ Deno.test({
   async fn() {
     const dataDir = await Deno.makeTempDir({ prefix: "parley-durability-" });
     const config = `${dataDir}/parley.toml`;
-    // A quota of exactly 3 gives a deterministic "all 3 are committed" signal: the 4th message is
-    // checked against the quota only after the 3rd has been written (one store at a time per
-    // user), so its resource-constraint bounce proves the 3 rows are in the database.
+    // A quota of 3 lets alice prove her 3 messages are stored (see sendAndProveStored).
     await Deno.writeTextFile(
       config,
       `[msgoffline]\nstrategy = "store_and_bounce"\nmax_messages = 3\n`,
@@ -181,68 +179,25 @@ Deno.test({
 
       server = await startServer(env);
       logs.push(server);
-      const alice = await login(p.c2s, "alice");
-      try {
-        for (let i = 1; i <= 4; i++) {
-          await alice.send(
-            xml(
-              "message",
-              { to: "bob@localhost", type: "chat", id: `d${i}` },
-              xml("body", {}, `durable ${i}`),
-            ),
-          );
-        }
-        const bounce = await alice.waitFor(
-          (s) => s.is("message") && s.attrs.type === "error",
-          10_000,
-          "the over-quota bounce",
-        );
-        assert.equal(bounce.attrs.id, "d4", "the first three were accepted");
-        assert.ok(
-          bounce.getChild("error")?.getChild(
-            "resource-constraint",
-            "urn:ietf:params:xml:ns:xmpp-stanzas",
-          ),
-        );
-      } finally {
-        await alice.stop();
-      }
+      // Each client runs in its own process: see `client` below.
+      assert.match(await client("--send", p.c2s), /stored 3, bounced d4/);
 
       const killed = await server.stop("SIGKILL");
       assert.equal(killed.signal, "SIGKILL");
       server = undefined;
 
-      const p2 = ports();
-      server = await startServer(serverEnv(dataDir, config, p2));
+      server = await startServer(env);
       logs.push(server);
-      console.error("bob login", new Date().toISOString());
-      const bob = await login(p2.c2s, "bob");
-      console.error("bob in", new Date().toISOString());
-      try {
-        const got: Stanza[] = [];
-        for (let i = 1; i <= 3; i++) {
-          got.push(
-            await bob.waitFor((s) => s.is("message") && s.attrs.id === `d${i}`, 10_000, `d${i}`),
-          );
-        }
-        assert.deepEqual(got.map((m) => m.getChildText("body")), [
-          "durable 1",
-          "durable 2",
-          "durable 3",
-        ]);
-        let last = 0;
-        for (const m of got) {
-          const delay = m.getChild("delay", "urn:xmpp:delay");
-          assert.ok(delay, "delay stamp");
-          assert.equal(delay.attrs.from, "localhost");
-          const stamp = Date.parse(delay.attrs.stamp);
-          assert.ok(stamp >= last, "stamps in storage order");
-          last = stamp;
-          assert.match(m.attrs.from, /^alice@localhost\//);
-        }
-        assert.deepEqual(bob.inbox.filter((s) => s.is("message")), [], "nothing else");
-      } finally {
-        await bob.stop();
+      const got = JSON.parse(await client("--receive", p.c2s)) as Received[];
+      assert.deepEqual(got.map((m) => m.body), ["durable 1", "durable 2", "durable 3"]);
+      let last = 0;
+      for (const m of got) {
+        assert.ok(m.delayStamp, "delay stamp");
+        assert.equal(m.delayFrom, "localhost");
+        const stamp = Date.parse(m.delayStamp);
+        assert.ok(stamp >= last, "stamps in storage order");
+        last = stamp;
+        assert.match(m.from, /^alice@localhost\//);
       }
       const s = await server.stop("SIGTERM");
       server = undefined;
@@ -257,3 +212,98 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Runs `deno run -A tests/durability_test.ts MODE PORT` (Deno.test is a no-op under `deno run`)
+ * and returns its stdout. The XMPP clients run in child processes because Deno's node:tls client
+ * keeps one TLS session cache per process and offers cached sessions to other servers; a
+ * server that cannot resume them (here: the restarted one) stalls the handshake until it times
+ * out (denoland/deno#36228, fixed upstream by #36592). A fresh process has an empty cache.
+ */
+async function client(mode: "--send" | "--receive", port: number): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tests/durability_test.ts", mode, String(port)],
+    cwd: ROOT,
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `${mode} failed:\n${stdout}${new TextDecoder().decode(out.stderr)}`);
+  return stdout;
+}
+
+interface Received {
+  id: string;
+  body: string | null;
+  from: string;
+  delayFrom: string | undefined;
+  delayStamp: string | undefined;
+}
+
+/**
+ * Alice sends 4 messages to offline bob with a quota of 3: the 4th is checked against the quota
+ * only after the 3rd is committed (one store at a time per user), so its resource-constraint
+ * bounce proves the 3 rows are in the database.
+ */
+async function sendAndProveStored(port: number): Promise<void> {
+  const alice = await login(port, "alice");
+  try {
+    for (let i = 1; i <= 4; i++) {
+      await alice.send(
+        xml(
+          "message",
+          { to: "bob@localhost", type: "chat", id: `d${i}` },
+          xml("body", {}, `durable ${i}`),
+        ),
+      );
+    }
+    const bounce = await alice.waitFor(
+      (s) => s.is("message") && s.attrs.type === "error",
+      10_000,
+      "the over-quota bounce",
+    );
+    assert.equal(bounce.attrs.id, "d4", "the first three were accepted");
+    assert.ok(
+      bounce.getChild("error")?.getChild(
+        "resource-constraint",
+        "urn:ietf:params:xml:ns:xmpp-stanzas",
+      ),
+    );
+    console.log("stored 3, bounced d4");
+  } finally {
+    await alice.stop();
+  }
+}
+
+/** Bob logs in and prints, as JSON, the messages d1..d3 in the order received; nothing else. */
+async function receiveStored(port: number): Promise<void> {
+  const bob = await login(port, "bob");
+  try {
+    const got: Stanza[] = [];
+    for (let i = 1; i <= 3; i++) {
+      got.push(
+        await bob.waitFor((s) => s.is("message") && s.attrs.id === `d${i}`, 10_000, `d${i}`),
+      );
+    }
+    assert.deepEqual(bob.inbox.filter((s) => s.is("message")), [], "nothing else");
+    const out: Received[] = got.map((m) => {
+      const delay = m.getChild("delay", "urn:xmpp:delay");
+      return {
+        id: m.attrs.id,
+        body: m.getChildText("body"),
+        from: m.attrs.from,
+        delayFrom: delay?.attrs.from,
+        delayStamp: delay?.attrs.stamp,
+      };
+    });
+    console.log(JSON.stringify(out));
+  } finally {
+    await bob.stop();
+  }
+}
+
+if (import.meta.main) {
+  const port = Number(Deno.args[1]);
+  if (Deno.args[0] === "--send") await sendAndProveStored(port);
+  else if (Deno.args[0] === "--receive") await receiveStored(port);
+  Deno.exit(0);
+}

@@ -9,6 +9,7 @@ import type { Database } from "../../db/types.ts";
 import { setupLogging } from "../../log/mod.ts";
 import { createAccount } from "../../server/accounts.ts";
 import { freePort } from "./ports.ts";
+import { DEFAULT_COMPONENTS } from "../../config/schema.ts";
 
 export interface TestServer {
   server: Server;
@@ -76,7 +77,7 @@ export async function startTestServer(
     c2s: { host: "127.0.0.1", port, tls_port: tlsPort, ...c2s },
   };
   // The http plugin gets its own free port and no TLS port unless the test says otherwise.
-  if (((config.components ?? []) as string[]).includes("http")) {
+  if (((config.components ?? DEFAULT_COMPONENTS) as readonly string[]).includes("http")) {
     let httpPort = freePort();
     while (httpPort === port || httpPort === tlsPort) httpPort = freePort();
     full.http = { host: "127.0.0.1", port: httpPort, tls_port: -1, ...(config.http ?? {}) };
