@@ -45,6 +45,11 @@ export class ActorDirectory {
     return n;
   }
 
+  /** Someone (the inspector) is watching: hot paths then take the traced, evented route. */
+  get inspecting(): boolean {
+    return this.#listeners.size > 0;
+  }
+
   /** The `inspect` option for createActor, or undefined when nobody is watching. */
   inspectorFor(id: string): ((ev: InspectionEvent) => void) | undefined {
     if (this.#listeners.size === 0) return undefined;

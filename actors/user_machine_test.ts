@@ -85,7 +85,7 @@ const presence = (resource: string, priority: number | null): UserEvent => ({
 });
 const closed = (resource: string): UserEvent => ({ type: "SESSION_CLOSED", resource });
 const message = (m: InboundMessage): UserEvent => ({ type: "MESSAGE", message: m });
-const storeDone = (output: StoreOutput): AnyEventObject => ({
+const storeDone = (...output: StoreOutput[]): AnyEventObject => ({
   type: "xstate.done.actor.storeOffline",
   output,
 });
@@ -233,7 +233,7 @@ Deno.test("offline: strategy drop drops silently", () => {
   }]);
 });
 
-Deno.test("offline: storing strategies queue the message and invoke storeOffline with it", () => {
+Deno.test("offline: storing strategies queue the message and invoke storeOffline with the pending list", () => {
   for (const strategy of ["store", "store_and_bounce", "store_and_drop"] as const) {
     const m = msg();
     const [s, actions] = run(start(strategy), message(m));
@@ -243,30 +243,50 @@ Deno.test("offline: storing strategies queue the message and invoke storeOffline
     assert.deepEqual(spawned(actions), [{
       src: "storeOffline",
       id: "storeOffline",
-      input: { message: m },
+      input: { messages: [m] },
     }]);
   }
 });
 
 // --- storing outcomes ----------------------------------------------------------------------
 
-Deno.test("storing: stored -> 'stored' action, back to idle; later arrivals are stored in order", () => {
+Deno.test("storing: arrivals during a write are stored together by the next one, in order", () => {
   const m1 = msg();
   const m2 = msg();
-  let [s, actions] = run(start(), message(m1), message(m2));
+  const m3 = msg();
+  let [s, actions] = run(start(), message(m1));
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{ messages: [m1] }]);
+  [s] = run(s, message(m2), message(m3));
   assert.deepEqual(s.value, { offline: "storing" });
-  assert.deepEqual(s.context.pending, [m1, m2], "the second waits behind the first");
-  assert.deepEqual(spawned(actions), [], "one store at a time");
+  assert.deepEqual(s.context.pending, [m1, m2, m3], "later ones wait behind the first write");
 
   [s, actions] = run(s, storeDone({ stored: true }));
   assert.deepEqual(decisions(actions), [{ type: "stored", params: { message: m1 } }]);
-  assert.deepEqual(s.value, { offline: "storing" }, "the next pending one is stored at once");
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ message: m2 }]);
+  assert.deepEqual(s.value, { offline: "storing" }, "the rest is written at once, as one batch");
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{ messages: [m2, m3] }]);
 
-  [s, actions] = run(s, storeDone({ stored: true }));
-  assert.deepEqual(decisions(actions), [{ type: "stored", params: { message: m2 } }]);
+  [s, actions] = run(s, storeDone({ stored: true }, { stored: true }));
+  assert.deepEqual(decisions(actions), [
+    { type: "stored", params: { message: m2 } },
+    { type: "stored", params: { message: m3 } },
+  ]);
   assert.deepEqual(s.value, { offline: "idle" });
   assert.deepEqual(s.context.pending, []);
+});
+
+Deno.test("storing: one batch may mix stored and over-quota results, each decided per strategy", () => {
+  const m3 = msg();
+  const m4 = msg();
+  let [s] = run(start("store_and_bounce"), message(m3), message(m4));
+  let actions;
+  [s, actions] = run(s, storeDone({ stored: false, reason: "over-quota" }));
+  assert.deepEqual(decisions(actions), [{
+    type: "bounce",
+    params: { message: m3, condition: "resource-constraint" },
+  }]);
+  [s, actions] = run(s, storeDone({ stored: true }));
+  assert.deepEqual(decisions(actions), [{ type: "stored", params: { message: m4 } }]);
+  assert.deepEqual(s.value, { offline: "idle" });
 });
 
 Deno.test("storing: over quota with store_and_bounce bounces resource-constraint", () => {
@@ -384,7 +404,8 @@ Deno.test("held messages are stored when the user goes offline mid-flush", () =>
   assert.deepEqual(next.value, { offline: "storing" });
   assert.deepEqual(next.context.held, []);
   assert.deepEqual(next.context.pending, [m1, m2]);
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ message: m1 }]);
+  // the first write starts as m1 arrives; m2 waits for the next one
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{ messages: [m1] }]);
 });
 
 // --- live ----------------------------------------------------------------------------------
@@ -465,8 +486,8 @@ function idleActor() {
   const clock = new SimulatedClock();
   const machine = userMachine.provide({
     actors: {
-      storeOffline: fromPromise<StoreOutput, { message: InboundMessage }>(() =>
-        Promise.resolve({ stored: true })
+      storeOffline: fromPromise<StoreOutput[], { messages: InboundMessage[] }>(({ input }) =>
+        Promise.resolve(input.messages.map(() => ({ stored: true as const })))
       ),
       flushOffline: fromPromise(() => Promise.resolve({ delivered: 0 })),
     },

@@ -106,7 +106,10 @@ export class SqlArchiveStore implements ArchiveStore {
       this.#timer = undefined;
     }
     if (this.#queue.length === 0) return;
-    const batch = this.#queue.splice(0, this.#batchSize);
+    // A backlog is written in bigger batches: per-row cost falls with batch size, so a burst
+    // above the steady rate is absorbed instead of queueing without end.
+    const take = Math.min(this.#queue.length, Math.max(this.#batchSize, this.#batchSize * 8));
+    const batch = this.#queue.splice(0, take);
     this.#inFlight = true;
     this.#write(batch).then(
       () => {

@@ -46,6 +46,30 @@ export class SqlOfflineStore implements OfflineStore {
     return toMessage(row!);
   }
 
+  async storeMany(
+    owner: string,
+    messages: { from: string; xml: string; stamp?: Date }[],
+  ): Promise<void> {
+    if (messages.length === 0) return;
+    const now = new Date().toISOString();
+    const rows = messages.map((m) => ({
+      from_jid: m.from,
+      from_bare: bareOf(m.from),
+      stamp: m.stamp?.toISOString() ?? now,
+      xml: m.xml,
+    }));
+    // One statement for a whole backlog; WITH ORDINALITY keeps the ids in arrival order.
+    await this.sql.query(
+      `INSERT INTO offline (owner, from_jid, from_bare, stamp, xml, bytes)
+       SELECT $1, from_jid, from_bare, stamp, xml, octet_length(xml)
+       FROM ROWS FROM (jsonb_to_recordset($2::text::jsonb)
+         AS (from_jid text, from_bare text, stamp timestamptz, xml text))
+         WITH ORDINALITY AS e(from_jid, from_bare, stamp, xml, ord)
+       ORDER BY ord`,
+      [owner, JSON.stringify(rows)],
+    );
+  }
+
   async list(owner: string, limit?: number): Promise<OfflineMessage[]> {
     const rows = await this.sql.query<OfflineRow>(
       `SELECT id, owner, from_jid, stamp, xml, bytes FROM offline

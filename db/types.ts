@@ -83,6 +83,8 @@ export interface OfflineUsage {
 
 export interface OfflineStore {
   store(owner: string, from: string, xml: string, stamp?: Date): Promise<OfflineMessage>;
+  /** Stores several messages for one owner in one statement, in order. */
+  storeMany(owner: string, messages: { from: string; xml: string; stamp?: Date }[]): Promise<void>;
   /** Oldest first. */
   list(owner: string, limit?: number): Promise<OfflineMessage[]>;
   /** Usage for the owner; with `fromBare`, only messages whose sender's bare JID is fromBare. */

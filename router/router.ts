@@ -90,7 +90,7 @@ export class Router {
         throw e;
       }
     }
-    await this.route(stanza, session);
+    await this.route(stanza, session, jid);
     if (this.hooks.has("interceptor/incoming/after")) {
       await this.hooks.fireInterceptors("interceptor/incoming/after", {
         stanza,
@@ -102,10 +102,10 @@ export class Router {
   }
 
   /** Routes a stanza whose `from` is already right (from a session, a plugin or a component). */
-  async route(stanza: Element, origin: Session | null = null): Promise<void> {
+  async route(stanza: Element, origin: Session | null = null, fromJid?: JID): Promise<void> {
     this.counters.routed++;
     const kind = stanza.localName as StanzaKind;
-    const from = tryParseJid(stanza.attrs.from ?? this.domain);
+    const from = fromJid ?? this.#jid(stanza.attrs.from ?? this.domain);
     if (!from) {
       log.warning("dropping stanza with an invalid from {from}", { from: stanza.attrs.from });
       return;
@@ -116,7 +116,7 @@ export class Router {
       // No `to`: the stanza is for the sender's own account (RFC 6120 §10.3).
       to = origin ? from.bareJid() : this.#domainJid;
     } else {
-      to = tryParseJid(rawTo);
+      to = this.#jid(rawTo);
       if (!to) {
         this.#bounce(stanza, new StanzaError("jid-malformed", `invalid to address "${rawTo}"`));
         return;
@@ -150,6 +150,21 @@ export class Router {
         this.#bounce(stanza, new StanzaError("internal-server-error"));
       }
     }
+  }
+
+  /**
+   * Parsed addresses, remembered: the same few JIDs are routed to over and over, and RFC 7622
+   * normalisation is the costliest part of addressing. Bounded; emptied when full.
+   */
+  readonly #jids = new Map<string, JID | null>();
+  #jid(s: string): JID | null {
+    let j = this.#jids.get(s);
+    if (j === undefined) {
+      j = tryParseJid(s);
+      if (this.#jids.size >= 10_000) this.#jids.clear();
+      this.#jids.set(s, j);
+    }
+    return j;
   }
 
   /** Sends an error reply to the sender of a stanza, unless it is an error itself. */

@@ -92,6 +92,17 @@ const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 let lastMs = 0;
 let counter = 0;
 
+// Random bytes drawn in blocks: one getRandomValues call per 512 ids instead of one per id.
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+function randomByte(): number {
+  if (poolAt === pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++]!;
+}
+
 /**
  * A new XEP-0359 stanza-id: unique and opaque to clients, time-ordered so ids sort roughly like
  * the archive (milliseconds, a per-millisecond counter, then 64 random bits).
@@ -102,8 +113,7 @@ export function newStanzaId(now = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  const rnd = crypto.getRandomValues(new Uint8Array(8));
   let tail = "";
-  for (const b of rnd) tail += ALPHABET[b % 36];
+  for (let i = 0; i < 8; i++) tail += ALPHABET[randomByte() % 36];
   return `${now.toString(36).padStart(9, "0")}${counter.toString(36).padStart(3, "0")}${tail}`;
 }

@@ -13,11 +13,23 @@ import type { Session } from "../../router/session.ts";
 import { ConfigError } from "../../config/load.ts";
 import { checkOptions } from "../registry.ts";
 
+export interface OfflineItem {
+  /** full JID of the sender */
+  from: string;
+  fromBare: string;
+  /** size in bytes, for the quota */
+  bytes: number;
+  prepare(): string;
+}
+
 export interface OfflineService {
   readonly strategy: OfflineStrategy;
-  /** true when one more message of `bytes` from `fromBare` fits the owner's quotas */
-  fits(owner: string, fromBare: string, bytes: number): Promise<boolean>;
-  store(owner: string, from: string, xml: string): Promise<void>;
+  /**
+   * Stores, in order, the messages that fit the owner's quotas, in one write. `prepare` runs for
+   * each message that fits, just before it is written, and returns the XML to store. Resolves
+   * with whether each message was stored.
+   */
+  storeBatch(owner: string, items: OfflineItem[]): Promise<boolean[]>;
   /** Pushes every stored message to the session, oldest first; deletes what was written. */
   flush(owner: string, session: Session): Promise<number>;
   readonly counters: { stored: number; flushed: number; overQuota: number };
@@ -71,21 +83,35 @@ export default definePlugin({
     const service: OfflineService = {
       strategy: o.strategy as OfflineStrategy,
       counters,
-      async fits(owner, fromBare, bytes) {
-        if (o.max_messages > 0 || o.max_bytes > 0) {
-          const u = await store.usage(owner);
-          if (o.max_messages > 0 && u.count + 1 > o.max_messages) return over();
-          if (o.max_bytes > 0 && u.bytes + bytes > o.max_bytes) return over();
-        }
+      async storeBatch(owner, items) {
+        let { count, bytes } = o.max_messages > 0 || o.max_bytes > 0
+          ? await store.usage(owner)
+          : { count: 0, bytes: 0 };
+        const perSender = new Map<string, number>();
         if (o.max_messages_per_sender > 0) {
-          const u = await store.usage(owner, fromBare);
-          if (u.count + 1 > o.max_messages_per_sender) return over();
+          for (const b of new Set(items.map((i) => i.fromBare))) {
+            perSender.set(b, (await store.usage(owner, b)).count);
+          }
         }
-        return true;
-      },
-      async store(owner, from, xml) {
-        await store.store(owner, from, xml);
-        counters.stored++;
+        const rows: { from: string; xml: string }[] = [];
+        const verdicts = items.map((item) => {
+          const sent = perSender.get(item.fromBare) ?? 0;
+          const fits = (o.max_messages === 0 || count + 1 <= o.max_messages) &&
+            (o.max_bytes === 0 || bytes + item.bytes <= o.max_bytes) &&
+            (o.max_messages_per_sender === 0 || sent + 1 <= o.max_messages_per_sender);
+          if (!fits) {
+            counters.overQuota++;
+            return false;
+          }
+          count++;
+          bytes += item.bytes;
+          perSender.set(item.fromBare, sent + 1);
+          rows.push({ from: item.from, xml: item.prepare() });
+          return true;
+        });
+        await store.storeMany(owner, rows);
+        counters.stored += rows.length;
+        return verdicts;
       },
       async flush(owner, session) {
         let total = 0;
@@ -106,10 +132,6 @@ export default definePlugin({
         }
       },
     };
-    function over(): boolean {
-      counters.overQuota++;
-      return false;
-    }
     api.provide("offline", service);
   },
 });

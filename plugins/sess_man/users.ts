@@ -8,11 +8,17 @@ import type { Element } from "../../xml/element.ts";
 import { serialize } from "../../xml/serialize.ts";
 import type { JID } from "../../jid/mod.ts";
 import { NS } from "../../protocol/ns.ts";
-import { StanzaError } from "../../protocol/errors.ts";
+import { StanzaError, type StanzaErrorCondition } from "../../protocol/errors.ts";
 import type { StanzaEvent } from "../../router/hooks.ts";
 import type { Session } from "../../router/session.ts";
 import type { Core } from "../../server/core.ts";
-import { type InboundMessage, type StoreOutput, userMachine } from "../../actors/user_machine.ts";
+import {
+  type InboundMessage,
+  type LiveAction,
+  liveDecision,
+  type StoreOutput,
+  userMachine,
+} from "../../actors/user_machine.ts";
 import type { OfflineService } from "../msgoffline/mod.ts";
 import { logger } from "../../log/mod.ts";
 import { deliverable, highestPriority } from "./delivery.ts";
@@ -73,27 +79,17 @@ export class UserManager {
     const actorId = `user:${bare}`;
     const machine = userMachine.provide({
       actions: {
-        deliverToResource: (_, p) => {
-          const s = this.sessions.byResource(bare, p.resource);
-          this.#deliver(p.message, s ? [s] : []);
-        },
-        deliverToHighest: (_, p) =>
-          this.#deliver(p.message, highestPriority(this.sessions.ofUser(bare))),
-        deliverToAll: (_, p) => this.#deliver(p.message, deliverable(this.sessions.ofUser(bare))),
-        bounce: (_, p) => {
-          this.counters.bounced++;
-          this.core.router.bounce(p.message.stanza, new StanzaError(p.condition));
-        },
-        drop: (_, p) => {
-          this.counters.dropped++;
-          log.debug("message to {user} dropped: {reason}", { user: bare, reason: p.reason });
-        },
+        deliverToResource: (_, p) => this.#toResource(bare, p.message, p.resource),
+        deliverToHighest: (_, p) => this.#toHighest(bare, p.message),
+        deliverToAll: (_, p) => this.#toAll(bare, p.message),
+        bounce: (_, p) => this.#bounce(p.message, p.condition),
+        drop: (_, p) => this.#drop(bare, p.message, p.reason),
         stored: () => {
           this.counters.stored++;
         },
       },
       actors: {
-        storeOffline: fromPromise(({ input }) => this.#store(bare, input.message)),
+        storeOffline: fromPromise(({ input }) => this.#store(bare, input.messages)),
         flushOffline: fromPromise(async ({ input }) => {
           const offline = this.#offline();
           const session = this.sessions.byResource(bare, input.resource);
@@ -125,11 +121,17 @@ export class UserManager {
   }
 
   /** A message for a local user (bare or full JID): the user's actor decides what happens. */
-  async message(ev: StanzaEvent): Promise<boolean> {
+  message(ev: StanzaEvent): boolean | Promise<boolean> {
     const bare = ev.to.bare;
-    if (!this.#actors.has(bare) && !(await this.exists(bare))) {
-      throw new StanzaError("service-unavailable");
-    }
+    if (this.#actors.has(bare) || this.#known.has(bare)) return this.#dispatch(ev);
+    return this.exists(bare).then((yes) => {
+      if (!yes) throw new StanzaError("service-unavailable");
+      return this.#dispatch(ev);
+    });
+  }
+
+  #dispatch(ev: StanzaEvent): boolean {
+    const bare = ev.to.bare;
     const stanza = ev.stanza;
     this.#envelopes.set(stanza, { from: ev.from, to: ev.to, origin: ev.origin });
     const message: InboundMessage = {
@@ -139,8 +141,57 @@ export class UserManager {
       resource: ev.to.resource === "" ? null : ev.to.resource,
       storable: isStorable(stanza),
     };
-    this.actor(bare).send({ type: "MESSAGE", message });
+    const actor = this.actor(bare);
+    // Hot path: a live user's decision needs no event, only a guard on the current state
+    // (liveDecision mirrors the live state's transitions). With the inspector attached every
+    // message takes the evented route so it can be traced.
+    if (!this.core.actors.inspecting) {
+      const snap = actor.getSnapshot();
+      if (snap.context.held.length === 0 && snap.matches({ online: "live" })) {
+        this.#runLive(bare, liveDecision(snap.context, message), message);
+        return true;
+      }
+    }
+    actor.send({ type: "MESSAGE", message });
     return true;
+  }
+
+  #runLive(bare: string, action: LiveAction, m: InboundMessage): void {
+    switch (action) {
+      case "deliverToResource":
+        return this.#toResource(bare, m, m.resource ?? "");
+      case "deliverToHighest":
+        return this.#toHighest(bare, m);
+      case "deliverToAll":
+        return this.#toAll(bare, m);
+      case "bounce":
+        return this.#bounce(m, "service-unavailable");
+      case "drop":
+        return this.#drop(bare, m, "error to gone resource");
+    }
+  }
+
+  #toResource(bare: string, m: InboundMessage, resource: string): void {
+    const s = this.sessions.byResource(bare, resource);
+    this.#deliver(m, s ? [s] : []);
+  }
+
+  #toHighest(bare: string, m: InboundMessage): void {
+    this.#deliver(m, highestPriority(this.sessions.ofUser(bare)));
+  }
+
+  #toAll(bare: string, m: InboundMessage): void {
+    this.#deliver(m, deliverable(this.sessions.ofUser(bare)));
+  }
+
+  #bounce(m: InboundMessage, condition: StanzaErrorCondition): void {
+    this.counters.bounced++;
+    this.core.router.bounce(m.stanza, new StanzaError(condition));
+  }
+
+  #drop(bare: string, _m: InboundMessage, reason: string): void {
+    this.counters.dropped++;
+    log.debug("message to {user} dropped: {reason}", { user: bare, reason });
   }
 
   sessionBound(session: Session): void {
@@ -203,25 +254,34 @@ export class UserManager {
     });
   }
 
-  async #store(owner: string, m: InboundMessage): Promise<StoreOutput> {
+  async #store(owner: string, messages: InboundMessage[]): Promise<StoreOutput[]> {
     const offline = this.#offline();
-    if (!offline) return { stored: false, reason: "over-quota" };
-    const env = this.#envelope(m);
-    // The store counts octets (octet_length), so the quota check must too, not UTF-16 units.
-    const size = new TextEncoder().encode(serialize(m.stanza)).byteLength;
-    if (!(await offline.fits(owner, env.from.bare, size))) {
-      return { stored: false, reason: "over-quota" };
-    }
-    // Accepted before it is written, so the stored copy carries what the archive stamped.
-    this.core.hooks.fireSync("message/accepted", {
-      stanza: m.stanza,
-      from: env.from,
-      to: env.to,
-      outcome: "stored",
-      origin: env.origin,
-    });
-    await offline.store(owner, env.from.full, serialize(m.stanza));
-    return { stored: true };
+    if (!offline) return messages.map(() => ({ stored: false, reason: "over-quota" }));
+    const encoder = new TextEncoder();
+    const stored = await offline.storeBatch(
+      owner,
+      messages.map((m) => {
+        const env = this.#envelope(m);
+        return {
+          from: env.from.full,
+          fromBare: env.from.bare,
+          // The store counts octets (octet_length), so the quota check must too.
+          bytes: encoder.encode(serialize(m.stanza)).byteLength,
+          prepare: () => {
+            // Accepted before it is written, so the stored copy carries the archive's stamp.
+            this.core.hooks.fireSync("message/accepted", {
+              stanza: m.stanza,
+              from: env.from,
+              to: env.to,
+              outcome: "stored",
+              origin: env.origin,
+            });
+            return serialize(m.stanza);
+          },
+        };
+      }),
+    );
+    return stored.map((ok) => ok ? { stored: true } : { stored: false, reason: "over-quota" });
   }
 }
 
