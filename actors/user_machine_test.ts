@@ -16,6 +16,7 @@ import {
 import { x } from "../xml/element.ts";
 import {
   type InboundMessage,
+  liveDecision,
   type OfflineStrategy,
   type StoreOutput,
   type UserEvent,
@@ -532,4 +533,22 @@ Deno.test("an online user actor never times out; it does once offline and sessio
   assert.deepEqual(actor.getSnapshot().value, { offline: "idle" });
   clock.increment(IDLE_MS);
   assert.equal(actor.getSnapshot().status, "done");
+});
+
+Deno.test("liveDecision (the adapter's fast path) agrees with the live state's transitions", () => {
+  const contexts = [live({ a: 5, b: 1, bot: -1 }), live({ a: 0 }), live({ a: 3, idle: -5 })];
+  const types = ["chat", "normal", "headline", "groupchat", "error"];
+  const resources = [null, "a", "bot", "gone"];
+  let checked = 0;
+  for (const s of contexts) {
+    for (const type of types) {
+      for (const resource of resources) {
+        const m = msg({ type, resource });
+        const fromMachine = decisions(run(s, message(m))[1]).map((a) => a.type);
+        assert.deepEqual(fromMachine, [liveDecision(s.context, m)], `${type} to ${resource}`);
+        checked++;
+      }
+    }
+  }
+  assert.equal(checked, 60);
 });
