@@ -97,11 +97,11 @@ export const userMachine = setup({
   },
   actors: {
     /** msgoffline: check quotas, store what fits; resolves when committed, one result each */
-    storeOffline: fromPromise<StoreOutput[], { messages: InboundMessage[] }>(() => {
+    storeOffline: fromPromise<StoreOutput[], { owner: string; messages: InboundMessage[] }>(() => {
       throw new Error("storeOffline not provided");
     }),
     /** push stored messages to the resource with a delay stamp, delete them once written */
-    flushOffline: fromPromise<{ delivered: number }, { resource: string }>(() => {
+    flushOffline: fromPromise<{ delivered: number }, { owner: string; resource: string }>(() => {
       throw new Error("flushOffline not provided");
     }),
   },
@@ -274,7 +274,7 @@ export const userMachine = setup({
           invoke: {
             id: "storeOffline",
             src: "storeOffline",
-            input: ({ context }) => ({ messages: context.pending }),
+            input: ({ context }) => ({ owner: context.jid, messages: context.pending }),
             // Per message: stored, or over quota and then bounced or dropped per strategy.
             onDone: {
               target: "idle",
@@ -323,6 +323,7 @@ export const userMachine = setup({
             id: "flushOffline",
             src: "flushOffline",
             input: ({ context }) => ({
+              owner: context.jid,
               resource: context.flushTarget ?? deliverableResources(context)[0] ?? "",
             }),
             onDone: "live",

@@ -13,7 +13,12 @@ import type { FrameEvent } from "../xml/framer.ts";
 import { type JID, tryParseJid } from "../jid/mod.ts";
 import { NS } from "../protocol/ns.ts";
 import { type StreamErrorCondition, streamErrorElement } from "../protocol/errors.ts";
-import type { SaslMechanismFactory, SaslSession, SaslStep } from "../protocol/sasl/mechanism.ts";
+import type {
+  SaslCondition,
+  SaslMechanismFactory,
+  SaslSession,
+  SaslStep,
+} from "../protocol/sasl/mechanism.ts";
 import { encodeBase64Payload } from "../protocol/sasl/mechanism.ts";
 import type { AuthThrottle } from "../protocol/sasl/throttle.ts";
 import {
@@ -43,6 +48,9 @@ export interface StreamSessionOptions {
   /** loopback and other exempt addresses skip the per-address auth throttle */
   throttleExempt: boolean;
 }
+
+/** The session behind each connection actor, by the actor's system (one system per actor). */
+const sessionsBySystem = new WeakMap<object, StreamSession>();
 
 let counter = 0;
 function newStreamId(): string {
@@ -74,46 +82,52 @@ export class StreamSession implements Session {
   #held: FrameEvent[] = [];
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(opts: StreamSessionOptions) {
-    this.#core = opts.core;
-    this.#io = opts.transport;
-    this.#opts = opts;
-    this.transport = opts.transport.kind;
-    this.remoteAddress = opts.transport.remoteAddress;
-    const cfg = opts.core.config;
-    const machine = connectionMachine.provide({
+  /**
+   * The machine with this adapter's implementations, built once: `provide()` builds a whole
+   * StateMachine, too costly (time and memory) per connection. Each implementation finds its
+   * session through the actor system it runs in.
+   */
+  static #machine = (() => {
+    const on =
+      <P>(fn: (s: StreamSession, p: P) => void) => ({ system }: { system: unknown }, p: P) =>
+        fn(StreamSession.#of(system), p);
+    return connectionMachine.provide({
       actions: {
-        sendHeader: () => this.#sendHeader(),
-        sendFeatures: (_, p) => this.#sendFeatures(p.stage),
-        sendTlsProceed: () => this.#io.sendElement(x("proceed", { xmlns: NS.tls })),
-        sendTlsFailure: () => this.#io.sendElement(x("failure", { xmlns: NS.tls })),
-        startTls: () => this.#io.startTls(),
-        resetParser: () => this.#io.resetParser(),
-        sendSaslChallenge: (_, p) =>
-          this.#io.sendElement(x("challenge", { xmlns: NS.sasl }, encodeBase64Payload(p.data))),
-        sendSaslSuccess: (_, p) =>
-          this.#io.sendElement(
+        sendHeader: on((s) => s.#sendHeader()),
+        sendFeatures: on((s, p: { stage: "pre-auth" | "post-auth" }) => s.#sendFeatures(p.stage)),
+        sendTlsProceed: on((s) => s.#io.sendElement(x("proceed", { xmlns: NS.tls }))),
+        sendTlsFailure: on((s) => s.#io.sendElement(x("failure", { xmlns: NS.tls }))),
+        startTls: on((s) => s.#io.startTls()),
+        resetParser: on((s) => s.#io.resetParser()),
+        sendSaslChallenge: on((s, p: { data: Uint8Array }) =>
+          s.#io.sendElement(x("challenge", { xmlns: NS.sasl }, encodeBase64Payload(p.data)))
+        ),
+        sendSaslSuccess: on((s, p: { data?: Uint8Array }) =>
+          s.#io.sendElement(
             x("success", { xmlns: NS.sasl }, p.data ? encodeBase64Payload(p.data) : null),
-          ),
-        sendSaslFailure: (_, p) =>
-          this.#io.sendElement(
+          )
+        ),
+        sendSaslFailure: on((s, p: { condition: SaslCondition; text?: string }) =>
+          s.#io.sendElement(
             x(
               "failure",
               { xmlns: NS.sasl },
               x(p.condition),
               p.text ? x("text", {}, p.text) : null,
             ),
-          ),
-        sendBindResult: (_, p) =>
-          this.#io.sendElement(
+          )
+        ),
+        sendBindResult: on((s, p: { id: string; jid: string }) =>
+          s.#io.sendElement(
             x(
               "iq",
               { type: "result", id: p.id },
               x("bind", { xmlns: NS.bind }, x("jid", {}, p.jid)),
             ),
-          ),
-        sendBindError: (_, p) =>
-          this.#io.sendElement(
+          )
+        ),
+        sendBindError: on((s, p: { id: string; condition: string }) =>
+          s.#io.sendElement(
             x(
               "iq",
               { type: "error", id: p.id },
@@ -123,46 +137,65 @@ export class StreamSession implements Session {
                 x(p.condition, { xmlns: NS.stanzas }),
               ),
             ),
-          ),
-        routePreAuth: (_, p) => this.#preAuthIq(p.element),
-        deliver: (_, p) => this.#deliver(p.element),
-        sendStreamError: (_, p) => {
-          const errors = this.#core.router.counters.streamErrors;
+          )
+        ),
+        routePreAuth: on((s, p: { element: Element }) => s.#preAuthIq(p.element)),
+        deliver: on((s, p: { element: Element }) => s.#deliver(p.element)),
+        sendStreamError: on((s, p: { condition: StreamErrorCondition; text?: string }) => {
+          const errors = s.#core.router.counters.streamErrors;
           errors[p.condition] = (errors[p.condition] ?? 0) + 1;
-          this.#io.sendElement(streamErrorElement(p.condition, p.text));
-        },
-        sendClose: () => this.#io.sendClose(),
-        closeTransport: () => this.#io.close(),
-        sessionEstablished: (_, p) => {
-          this.jid = tryParseJid(p.jid);
-          this.#established = true;
-          void this.#core.hooks.fire("session/bound", { session: this });
-        },
-        sessionEnded: () => this.#ended || this.#end(),
-        authFailed: (_, p) => {
-          if (!this.#opts.throttleExempt) this.#opts.throttle.fail(this.remoteAddress);
+          s.#io.sendElement(streamErrorElement(p.condition, p.text));
+        }),
+        sendClose: on((s) => s.#io.sendClose()),
+        closeTransport: on((s) => s.#io.close()),
+        sessionEstablished: on((s, p: { jid: string }) => {
+          s.jid = tryParseJid(p.jid);
+          s.#established = true;
+          void s.#core.hooks.fire("session/bound", { session: s });
+        }),
+        sessionEnded: on((s) => s.#ended || s.#end()),
+        authFailed: on((s, p: { condition: SaslCondition }) => {
+          if (!s.#opts.throttleExempt) s.#opts.throttle.fail(s.remoteAddress);
           log.info("authentication failed from {remote}: {condition}", {
-            remote: this.remoteAddress,
+            remote: s.remoteAddress,
             condition: p.condition,
           });
-        },
-        authSucceeded: (_, p) => {
-          this.#opts.throttle.succeed(this.remoteAddress);
+        }),
+        authSucceeded: on((s, p: { username: string }) => {
+          s.#opts.throttle.succeed(s.remoteAddress);
           log.debug("authenticated {user} from {remote}", {
             user: p.username,
-            remote: this.remoteAddress,
+            remote: s.remoteAddress,
           });
-        },
+        }),
       },
       actors: {
-        saslStep: fromPromise(({ input }) => this.#saslStep(input.mechanism, input.data)),
-        bindResource: fromPromise(({ input }) =>
-          this.#opts.binder.bind(this, input.username, input.resource)
+        saslStep: fromPromise(({ input, system }) =>
+          StreamSession.#of(system).#saslStep(input.mechanism, input.data)
         ),
+        bindResource: fromPromise(({ input, system }) => {
+          const s = StreamSession.#of(system);
+          return s.#opts.binder.bind(s, input.username, input.resource);
+        }),
       },
     });
+  })();
+
+  static #of(system: unknown): StreamSession {
+    const s = sessionsBySystem.get(system as object);
+    if (!s) throw new Error("no stream session for this actor");
+    return s;
+  }
+
+  constructor(opts: StreamSessionOptions) {
+    this.#core = opts.core;
+    this.#io = opts.transport;
+    this.#opts = opts;
+    this.transport = opts.transport.kind;
+    this.remoteAddress = opts.transport.remoteAddress;
+    const cfg = opts.core.config;
     const actorId = `c2s:${this.id}`;
-    this.#actor = createActor(machine, {
+    this.#actor = createActor(StreamSession.#machine, {
       systemId: actorId,
       inspect: this.#core.actors.inspectorFor(actorId),
       input: {
@@ -185,6 +218,7 @@ export class StreamSession implements Session {
       },
       error: (e) => log.error("connection actor failed: {e}", { e: String(e) }),
     });
+    sessionsBySystem.set(this.#actor.system, this);
     this.#core.actors.add(actorId, this.#actor, { transport: this.transport });
     this.#actor.start();
   }

@@ -73,32 +73,38 @@ export class UserManager {
     this.#known.delete(bare);
   }
 
-  actor(bare: string): Actor<typeof userMachine> {
-    const existing = this.#actors.get(bare);
-    if (existing && existing.getSnapshot().status === "active") return existing;
-    const actorId = `user:${bare}`;
-    const machine = userMachine.provide({
+  /** The machine with this adapter's implementations, built once (provide() is costly). */
+  #machine = this.#provide();
+
+  #provide() {
+    return userMachine.provide({
       actions: {
-        deliverToResource: (_, p) => this.#toResource(bare, p.message, p.resource),
-        deliverToHighest: (_, p) => this.#toHighest(bare, p.message),
-        deliverToAll: (_, p) => this.#toAll(bare, p.message),
+        deliverToResource: ({ context }, p) => this.#toResource(context.jid, p.message, p.resource),
+        deliverToHighest: ({ context }, p) => this.#toHighest(context.jid, p.message),
+        deliverToAll: ({ context }, p) => this.#toAll(context.jid, p.message),
         bounce: (_, p) => this.#bounce(p.message, p.condition),
-        drop: (_, p) => this.#drop(bare, p.message, p.reason),
+        drop: ({ context }, p) => this.#drop(context.jid, p.message, p.reason),
         stored: () => {
           this.counters.stored++;
         },
       },
       actors: {
-        storeOffline: fromPromise(({ input }) => this.#store(bare, input.messages)),
+        storeOffline: fromPromise(({ input }) => this.#store(input.owner, input.messages)),
         flushOffline: fromPromise(async ({ input }) => {
           const offline = this.#offline();
-          const session = this.sessions.byResource(bare, input.resource);
+          const session = this.sessions.byResource(input.owner, input.resource);
           if (!offline || !session) return { delivered: 0 };
-          return { delivered: await offline.flush(bare, session) };
+          return { delivered: await offline.flush(input.owner, session) };
         }),
       },
     });
-    const ref = createActor(machine, {
+  }
+
+  actor(bare: string): Actor<typeof userMachine> {
+    const existing = this.#actors.get(bare);
+    if (existing && existing.getSnapshot().status === "active") return existing;
+    const actorId = `user:${bare}`;
+    const ref = createActor(this.#machine, {
       systemId: actorId,
       inspect: this.core.actors.inspectorFor(actorId),
       input: {
