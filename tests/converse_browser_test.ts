@@ -103,8 +103,9 @@ async function converseRound(transport: "ws" | "bosh"): Promise<void> {
   let staticPort = freePort();
   while ([t.port, t.tlsPort, t.httpPort].includes(staticPort)) staticPort = freePort();
   const { server: web, missing } = serveStatic(staticPort);
-
+  await using _web = { [Symbol.asyncDispose]: () => web.shutdown() };
   const bob = await connectClient({ port: t.port, username: "bob", password: "bob-secret" });
+  await using _bob = { [Symbol.asyncDispose]: () => bob.stop() };
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -210,8 +211,6 @@ async function converseRound(transport: "ws" | "bosh"): Promise<void> {
       console.log(`--- browser console (${transport}) ---\n${consoleLog.join("\n")}`);
     }
     await browser.close();
-    await bob.stop();
-    await web.shutdown();
   }
 }
 

@@ -44,6 +44,8 @@ export class UserManager {
   readonly #actors = new Map<string, Actor<typeof userMachine>>();
   readonly #envelopes = new WeakMap<Element, Envelope>();
   readonly #known = new Set<string>();
+  /** users known to have nothing stored offline (bounded; forgetting only costs a query) */
+  readonly #offlineEmpty = new BoundedSet<string>(100_000);
   readonly counters: UserCounters = { delivered: 0, bounced: 0, dropped: 0, stored: 0 };
   #seq = 0;
 
@@ -94,7 +96,12 @@ export class UserManager {
           const offline = this.#offline();
           const session = this.sessions.byResource(input.owner, input.resource);
           if (!offline || !session) return { delivered: 0 };
-          return { delivered: await offline.flush(input.owner, session) };
+          // Users whose store this process emptied and has not written to since need no query:
+          // a user's offline messages are only ever written by the node that holds their actor.
+          if (this.#offlineEmpty.has(input.owner)) return { delivered: 0 };
+          const delivered = await offline.flush(input.owner, session);
+          if (session.open !== false) this.#offlineEmpty.add(input.owner);
+          return { delivered };
         }),
       },
     });
@@ -261,6 +268,7 @@ export class UserManager {
   }
 
   async #store(owner: string, messages: InboundMessage[]): Promise<StoreOutput[]> {
+    this.#offlineEmpty.delete(owner);
     const offline = this.#offline();
     if (!offline) return messages.map(() => ({ stored: false, reason: "over-quota" }));
     const encoder = new TextEncoder();
@@ -301,4 +309,23 @@ function isStorable(stanza: Element): boolean {
     return false;
   }
   return stanza.getChild("body") !== undefined;
+}
+
+/** A set that forgets its oldest entries past a size: for caches where forgetting is safe. */
+class BoundedSet<T> {
+  readonly #items = new Set<T>();
+  constructor(readonly max: number) {}
+  has(v: T): boolean {
+    return this.#items.has(v);
+  }
+  add(v: T): void {
+    this.#items.delete(v);
+    this.#items.add(v);
+    if (this.#items.size > this.max) {
+      this.#items.delete(this.#items.values().next().value as T);
+    }
+  }
+  delete(v: T): void {
+    this.#items.delete(v);
+  }
 }
