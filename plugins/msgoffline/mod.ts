@@ -67,12 +67,14 @@ export default definePlugin({
         `msgoffline.strategy: expected one of ${STRATEGIES.join(", ")}, got "${o.strategy}"`,
       );
     }
-    for (
-      const k of ["max_messages", "max_bytes", "max_messages_per_sender", "flush_batch"] as const
-    ) {
+    for (const k of ["max_messages", "max_bytes", "max_messages_per_sender"] as const) {
       if (!Number.isInteger(o[k]) || o[k] < 0) {
         throw new ConfigError(`msgoffline.${k}: expected a whole number >= 0`);
       }
+    }
+    // A batch of 0 would read nothing and never deliver what is stored.
+    if (!Number.isInteger(o.flush_batch) || o.flush_batch < 1) {
+      throw new ConfigError("msgoffline.flush_batch: expected a whole number >= 1");
     }
     return o;
   },
