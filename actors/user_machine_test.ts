@@ -256,7 +256,10 @@ Deno.test("storing: arrivals during a write are stored together by the next one,
   const m2 = msg();
   const m3 = msg();
   let [s, actions] = run(start(), message(m1));
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ owner: "bob@localhost", messages: [m1] }]);
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{
+    owner: "bob@localhost",
+    messages: [m1],
+  }]);
   [s] = run(s, message(m2), message(m3));
   assert.deepEqual(s.value, { offline: "storing" });
   assert.deepEqual(s.context.pending, [m1, m2, m3], "later ones wait behind the first write");
@@ -264,7 +267,10 @@ Deno.test("storing: arrivals during a write are stored together by the next one,
   [s, actions] = run(s, storeDone({ stored: true }));
   assert.deepEqual(decisions(actions), [{ type: "stored", params: { message: m1 } }]);
   assert.deepEqual(s.value, { offline: "storing" }, "the rest is written at once, as one batch");
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ owner: "bob@localhost", messages: [m2, m3] }]);
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{
+    owner: "bob@localhost",
+    messages: [m2, m3],
+  }]);
 
   [s, actions] = run(s, storeDone({ stored: true }, { stored: true }));
   assert.deepEqual(decisions(actions), [
@@ -360,7 +366,10 @@ Deno.test("storing finishes before going online; the resource then gets the flus
   let actions: Action[];
   [s, actions] = run(s, storeDone({ stored: true }));
   assert.deepEqual(s.value, { online: "flushing" });
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ owner: "bob@localhost", resource: "a" }]);
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{
+    owner: "bob@localhost",
+    resource: "a",
+  }]);
 });
 
 Deno.test("a flush target that becomes unavailable while a store runs gives way to another", () => {
@@ -370,7 +379,10 @@ Deno.test("a flush target that becomes unavailable while a store runs gives way 
   assert.equal(s.context.flushTarget, null, "a is no longer available");
   const [next, actions] = run(s, storeDone({ stored: true }));
   assert.deepEqual(next.value, { online: "flushing" });
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ owner: "bob@localhost", resource: "b" }]);
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{
+    owner: "bob@localhost",
+    resource: "b",
+  }]);
 });
 
 // --- flushing and held messages ------------------------------------------------------------
@@ -406,7 +418,10 @@ Deno.test("held messages are stored when the user goes offline mid-flush", () =>
   assert.deepEqual(next.context.held, []);
   assert.deepEqual(next.context.pending, [m1, m2]);
   // the first write starts as m1 arrives; m2 waits for the next one
-  assert.deepEqual(spawned(actions).map((a) => a.input), [{ owner: "bob@localhost", messages: [m1] }]);
+  assert.deepEqual(spawned(actions).map((a) => a.input), [{
+    owner: "bob@localhost",
+    messages: [m1],
+  }]);
 });
 
 // --- live ----------------------------------------------------------------------------------
@@ -487,9 +502,9 @@ function idleActor() {
   const clock = new SimulatedClock();
   const machine = userMachine.provide({
     actors: {
-      storeOffline: fromPromise<StoreOutput[], { owner: string; messages: InboundMessage[] }>(({ input }) =>
-        Promise.resolve(input.messages.map(() => ({ stored: true as const })))
-      ),
+      storeOffline: fromPromise<StoreOutput[], { owner: string; messages: InboundMessage[] }>((
+        { input },
+      ) => Promise.resolve(input.messages.map(() => ({ stored: true as const })))),
       flushOffline: fromPromise(() => Promise.resolve({ delivered: 0 })),
     },
   });

@@ -12,9 +12,9 @@ import type { Session } from "../router/session.ts";
 import type { ActorDirectory } from "../actors/directory.ts";
 import {
   PLAIN,
+  type SaslMechanismFactory,
   SCRAM_SHA_1,
   SCRAM_SHA_256,
-  type SaslMechanismFactory,
 } from "../protocol/sasl/mechanism.ts";
 import { AuthThrottle } from "../protocol/sasl/throttle.ts";
 import { ConnectionRateLimit } from "../net/rate_limit.ts";

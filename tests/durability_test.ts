@@ -168,7 +168,7 @@ Deno.test({
     // A quota of 3 lets alice prove her 3 messages are stored (see sendAndProveStored).
     await Deno.writeTextFile(
       config,
-      `[msgoffline]\nstrategy = "store_and_bounce"\nmax_messages = 3\n`,
+      `[c2s]\nauth_timeout_seconds = 10\n[msgoffline]\nstrategy = "store_and_bounce"\nmax_messages = 3\n`,
     );
     const p = ports();
     const env = serverEnv(dataDir, config, p);
@@ -188,7 +188,7 @@ Deno.test({
 
       server = await startServer(env);
       logs.push(server);
-      const got = JSON.parse(await client("--receive", p.c2s)) as Received[];
+      const got = JSON.parse(await receiveWithOneRetry(p.c2s)) as Received[];
       assert.deepEqual(got.map((m) => m.body), ["durable 1", "durable 2", "durable 3"]);
       let last = 0;
       for (const m of got) {
@@ -231,6 +231,21 @@ async function client(mode: "--send" | "--receive", port: number): Promise<strin
   return stdout;
 }
 
+/**
+ * Under load, a client's TLS handshake with the just-restarted server has been seen to stall until
+ * the server's negotiation timeout (2 of ~10 runs, never reproduced by hand or with debug logs);
+ * what this test proves is durability, so a stalled handshake gets one more try, logged.
+ */
+async function receiveWithOneRetry(port: number): Promise<string> {
+  try {
+    return await client("--receive", port);
+  } catch (e) {
+    if (!/secure TLS connection/.test(String(e))) throw e;
+    console.warn("durability_test: TLS handshake stalled; retrying the login once");
+    return await client("--receive", port);
+  }
+}
+
 interface Received {
   id: string;
   body: string | null;
@@ -240,9 +255,9 @@ interface Received {
 }
 
 /**
- * Alice sends 4 messages to offline bob with a quota of 3: the 4th is checked against the quota
- * only after the 3rd is committed (one store at a time per user), so its resource-constraint
- * bounce proves the 3 rows are in the database.
+ * Alice sends 4 messages to offline bob with a quota of 3: the 4th's resource-constraint bounce is
+ * sent only once the write holding the 3rd has committed (a user's stores are written one batch
+ * at a time), so it proves the 3 rows are in the database.
  */
 async function sendAndProveStored(port: number): Promise<void> {
   const alice = await login(port, "alice");
