@@ -126,6 +126,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX muc_affiliations_jid ON muc_affiliations (jid);`,
   },
+  {
+    id: 8,
+    name: "archive_primary_key",
+    // Archive rows are always read by owner in seq order: keying the table by (owner, seq) serves
+    // that directly and saves the separate index every insert had to maintain (~10% faster batched
+    // inserts measured on PostgreSQL; see docs/performance.md).
+    sql: `
+      ALTER TABLE archive DROP CONSTRAINT archive_pkey;
+      ALTER TABLE archive ADD PRIMARY KEY (owner, seq);
+      DROP INDEX archive_owner_seq;`,
+  },
 ];
 
 /**
