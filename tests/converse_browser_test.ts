@@ -8,25 +8,13 @@
  * Screenshots go to tests/artifacts/converse-ws.png and converse-bosh.png.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { haveChromium, launchChromium } from "./helpers/browser.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { connectClient, xml } from "./helpers/xmpp_client.ts";
 import { freePort } from "./helpers/ports.ts";
 import type { SessionRegistry } from "../plugins/sess_man/sessions.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-if (!haveChromium) {
-  console.warn(
-    `converse_browser_test: skipped, ${CHROMIUM} is absent (install it: apt-get install -y chromium)`,
-  );
-}
+const chromiumPresent = haveChromium("converse_browser_test");
 
 /** Converse's own log level; CONVERSE_LOG=debug also prints the browser console after each run. */
 const LOGLEVEL = Deno.env.get("CONVERSE_LOG") ?? "info";
@@ -106,19 +94,7 @@ async function converseRound(transport: "ws" | "bosh"): Promise<void> {
   await using _web = { [Symbol.asyncDispose]: () => web.shutdown() };
   const bob = await connectClient({ port: t.port, username: "bob", password: "bob-secret" });
   await using _bob = { [Symbol.asyncDispose]: () => bob.stop() };
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
   const pageErrors: string[] = [];
   const failed: string[] = [];
   const consoleLog: string[] = [];
@@ -219,7 +195,7 @@ for (const transport of ["ws", "bosh"] as const) {
     name: `Converse.js logs in over ${
       transport === "ws" ? "WebSocket" : "BOSH"
     } and chats with an @xmpp/client user`,
-    ignore: !haveChromium,
+    ignore: !chromiumPresent,
     // The browser is a child process with its own pipes; it is closed before the test ends.
     sanitizeResources: false,
     sanitizeOps: false,

@@ -5,29 +5,17 @@
  * a message through offline storage, and saves a screenshot to tests/artifacts/inspector.png.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { haveChromium, launchChromium } from "./helpers/browser.ts";
 import { startTestServer } from "./helpers/server.ts";
 import { connectClient, xml } from "./helpers/xmpp_client.ts";
 import { freePort } from "./helpers/ports.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-if (!haveChromium) {
-  console.warn(
-    `inspector_browser_test: skipped, ${CHROMIUM} is absent (install it: apt-get install -y chromium)`,
-  );
-}
+const chromiumPresent = haveChromium("inspector_browser_test");
 
 Deno.test({
   name:
     "inspector page shows a connection actor appear and reach established, and traces a message",
-  ignore: !haveChromium,
+  ignore: !chromiumPresent,
   // The browser is a child process with its own pipes; it is closed before the test ends.
   sanitizeResources: false,
   sanitizeOps: false,
@@ -40,19 +28,7 @@ Deno.test({
     await t.addUser("alice", "alice-secret");
     await t.addUser("bob", "bob-secret");
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
       const pageErrors: string[] = [];
