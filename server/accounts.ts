@@ -32,17 +32,32 @@ function passwordOk(password: string): boolean {
   return password.length >= MIN_PASSWORD_LENGTH && !/[\u0000-\u001f\u007f]/.test(password);
 }
 
+/** A valid name and password, turned into the account's JID and SCRAM credentials. */
+async function prepare(
+  domain: string,
+  user: string,
+  password: string,
+): Promise<
+  | { bare: string; credentials: Awaited<ReturnType<typeof deriveAccountCredentials>> }
+  | { ok: false; reason: "invalid-username" | "invalid-password" }
+> {
+  const bare = accountJid(user, domain);
+  if (!bare) return { ok: false, reason: "invalid-username" };
+  if (!passwordOk(password)) return { ok: false, reason: "invalid-password" };
+  return { bare, credentials: await deriveAccountCredentials(password) };
+}
+
 export async function createAccount(
   db: Database,
   domain: string,
   user: string,
   password: string,
 ): Promise<AccountResult> {
-  const bare = accountJid(user, domain);
-  if (!bare) return { ok: false, reason: "invalid-username" };
-  if (!passwordOk(password)) return { ok: false, reason: "invalid-password" };
-  const created = await db.accounts.create(bare, await deriveAccountCredentials(password));
-  return created ? { ok: true, jid: bare } : { ok: false, reason: "exists" };
+  const p = await prepare(domain, user, password);
+  if (!("bare" in p)) return p;
+  return (await db.accounts.create(p.bare, p.credentials))
+    ? { ok: true, jid: p.bare }
+    : { ok: false, reason: "exists" };
 }
 
 export async function changePassword(
@@ -51,11 +66,11 @@ export async function changePassword(
   user: string,
   password: string,
 ): Promise<AccountResult> {
-  const bare = accountJid(user, domain);
-  if (!bare) return { ok: false, reason: "invalid-username" };
-  if (!passwordOk(password)) return { ok: false, reason: "invalid-password" };
-  const done = await db.accounts.setCredentials(bare, await deriveAccountCredentials(password));
-  return done ? { ok: true, jid: bare } : { ok: false, reason: "not-found" };
+  const p = await prepare(domain, user, password);
+  if (!("bare" in p)) return p;
+  return (await db.accounts.setCredentials(p.bare, p.credentials))
+    ? { ok: true, jid: p.bare }
+    : { ok: false, reason: "not-found" };
 }
 
 export async function deleteAccount(
