@@ -290,6 +290,19 @@ export function evictions(ctx: RoomContext, config: RoomConfig): Occupant[] {
   return Object.values(ctx.occupants).filter((o) => RANK[affiliationOf(ctx, o.jid)] < RANK.member);
 }
 
+/** A members-only configuration removes non-members: who is left, and what each one hears. */
+function evictedBy(ctx: RoomContext, config: RoomConfig) {
+  const gone = evictions(ctx, config);
+  const occupants = { ...ctx.occupants };
+  for (const o of gone) delete occupants[o.nick];
+  const left = gone.map((o) => ({
+    occupant: { ...o, role: "none" as const },
+    affiliation: "none" as const,
+    cause: "members-only" as const,
+  }));
+  return { occupants, left };
+}
+
 function isOwner(ctx: RoomContext, jid: string): boolean {
   return affiliationOf(ctx, jid) === "owner";
 }
@@ -564,22 +577,9 @@ export const roomMachine = setup({
             actions: [
               enqueueActions(({ context, event, enqueue }) => {
                 enqueue.assign({ config: event.config, locked: false });
-                const gone = evictions(context, event.config);
-                if (gone.length > 0) {
-                  const occupants = { ...context.occupants };
-                  for (const o of gone) delete occupants[o.nick];
-                  enqueue.assign({ occupants });
-                }
-                for (const o of gone) {
-                  enqueue({
-                    type: "left",
-                    params: {
-                      occupant: { ...o, role: "none" },
-                      affiliation: "none",
-                      cause: "members-only",
-                    },
-                  });
-                }
+                const { occupants, left } = evictedBy(context, event.config);
+                if (left.length > 0) enqueue.assign({ occupants });
+                for (const params of left) enqueue({ type: "left", params });
               }),
               { type: "persist" },
               { type: "done", params: ({ event }) => ({ stanza: event.stanza }) },
@@ -625,22 +625,9 @@ export const roomMachine = setup({
                 const previous = context.config;
                 enqueue.assign({ config: event.config });
                 enqueue({ type: "configured", params: { previous } });
-                const gone = evictions(context, event.config);
-                if (gone.length > 0) {
-                  const occupants = { ...context.occupants };
-                  for (const o of gone) delete occupants[o.nick];
-                  enqueue.assign({ occupants });
-                }
-                for (const o of gone) {
-                  enqueue({
-                    type: "left",
-                    params: {
-                      occupant: { ...o, role: "none" },
-                      affiliation: "none",
-                      cause: "members-only",
-                    },
-                  });
-                }
+                const { occupants, left } = evictedBy(context, event.config);
+                if (left.length > 0) enqueue.assign({ occupants });
+                for (const params of left) enqueue({ type: "left", params });
               }),
               { type: "persist" },
               { type: "done", params: ({ event }) => ({ stanza: event.stanza }) },
