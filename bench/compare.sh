@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DOMAIN=${BENCH_DOMAIN:-localhost}
 TARGETS=${BENCH_TARGETS:-"prosody ejabberd parley parley-pg relay"}
-TOTAL_S=${BENCH_TOTAL_S:-570}
+TOTAL_S=${BENCH_TOTAL_S:-900}
 SCENARIO_S=${BENCH_SCENARIO_S:-60}
 # Ports below 32768 (outside the ephemeral range) and away from 5222.
 PORT_PROSODY=15222 PORT_EJABBERD=15322 PORT_RELAY=15422 PORT_PARLEY=15522 PORT_PARLEY_PG=15622
@@ -21,7 +21,9 @@ PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 # Scenario sizes: small enough for a < 10 min run on 2 cores, large enough to leave the noise.
 LOGIN_USERS=${LOGIN_USERS:-300} LOGIN_C=${LOGIN_C:-20}
-IDLE_USERS=${IDLE_USERS:-1000}
+# idle: IDLE_USERS sessions measured beyond IDLE_WARMUP kept open, RSS read for IDLE_SETTLE_S on
+# each side (the minimum: runtimes return memory 10-30 s after a burst), so ~100 s per target.
+IDLE_USERS=${IDLE_USERS:-2000} IDLE_WARMUP=${IDLE_WARMUP:-200} IDLE_SETTLE_S=${IDLE_SETTLE_S:-40}
 TP_PAIRS=${TP_PAIRS:-10} TP_WINDOW=${TP_WINDOW:-10} TP_MESSAGES=${TP_MESSAGES:-300}
 OFFLINE_MESSAGES=${OFFLINE_MESSAGES:-500}
 MUC_USERS=${MUC_USERS:-30} MUC_MESSAGES=${MUC_MESSAGES:-200} MUC_WINDOW=${MUC_WINDOW:-10}
@@ -117,7 +119,7 @@ run_scenarios() { # target port pid scenario...
     if [ "$(left)" -lt 30 ]; then log "time budget spent, skipping $target/$s"; continue; fi
     case $s in
       login) extra="--users $LOGIN_USERS --concurrency $LOGIN_C" ;;
-      idle) extra="--users $IDLE_USERS --concurrency 50" ;;
+      idle) extra="--users $IDLE_USERS --warmup $IDLE_WARMUP --settle $((IDLE_SETTLE_S * 1000)) --concurrency 50" ;;
       throughput) extra="--pairs $TP_PAIRS --window $TP_WINDOW --messages $TP_MESSAGES" ;;
       offline) extra="--messages $OFFLINE_MESSAGES" ;;
       muc) extra="--users $MUC_USERS --messages $MUC_MESSAGES --window $MUC_WINDOW" ;;
@@ -125,9 +127,12 @@ run_scenarios() { # target port pid scenario...
     esac
     local d=$SCENARIO_S
     [ "$d" -gt "$(left)" ] && d=$(left)
+    local limit=$((d * 2 + 60))
+    # The idle settle windows come on top of the logins that --duration bounds.
+    [ "$s" = idle ] && limit=$((limit + 2 * IDLE_SETTLE_S))
     log "$target: $s"
     # shellcheck disable=SC2086
-    timeout $((d * 2 + 60)) deno run -A bench/load.ts --scenario "$s" --host 127.0.0.1 \
+    timeout $limit deno run -A bench/load.ts --scenario "$s" --host 127.0.0.1 \
       --port "$port" --domain "$DOMAIN" --duration "$d" --pid "$pid" $extra \
       --json "$TMP/results/$target--$s.json" >"$TMP/results/$target--$s.txt" 2>&1 ||
       log "$target/$s: check failed or error (see summary)"

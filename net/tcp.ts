@@ -48,7 +48,6 @@ export function listenTcp(opts: TcpListenerOptions): Promise<TcpListener> {
       return;
     }
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
     const transport = new TcpTransport(
       socket,
       secure,
@@ -56,7 +55,7 @@ export function listenTcp(opts: TcpListenerOptions): Promise<TcpListener> {
       new Framer({ maxStanzaBytes: opts.maxStanzaBytes, maxDepth: opts.maxDepth }),
     );
     opts.accept(transport);
-    transport.attach(socket);
+    transport.attach(socket, sockets);
   };
   const server = opts.directTls
     ? tls.createServer({ cert: opts.cert, key: opts.key }, (s) => onSocket(s, true))
@@ -89,6 +88,24 @@ export function listenTcp(opts: TcpListenerOptions): Promise<TcpListener> {
   });
 }
 
+/**
+ * Socket listeners are shared functions that find their transport here, not closures made per
+ * connection: an idle session should hold its state, not a set of functions.
+ */
+const transportOf = new WeakMap<net.Socket, TcpTransport>();
+
+function onData(this: net.Socket, chunk: Uint8Array): void {
+  transportOf.get(this)?.received(chunk);
+}
+
+function onClose(this: net.Socket): void {
+  transportOf.get(this)?.socketClosed(this);
+}
+
+function onError(e: Error): void {
+  log.debug("socket error: {e}", { e: e.message });
+}
+
 /** Receives what the transport reads; implemented by the stream session. */
 export interface FrameSink {
   onFrames(frames: ReturnType<Framer["push"]>): void;
@@ -104,12 +121,12 @@ export class TcpTransport implements StreamTransport {
   #startTlsContext: tls.SecureContext | null;
   #framer: Framer;
   #sink: FrameSink | null = null;
-  #out: string[] = [];
+  /** the listener's set of open sockets, left when the socket closes */
+  #registry: Set<net.Socket> | null = null;
+  /** writes of this tick, allocated when there are some */
+  #out: string[] | null = null;
   #flushScheduled = false;
   #closed = false;
-  #onData = (chunk: Uint8Array) => {
-    if (this.#sink) this.#sink.onFrames(this.#framer.push(chunk));
-  };
 
   constructor(
     socket: net.Socket,
@@ -138,13 +155,27 @@ export class TcpTransport implements StreamTransport {
   }
 
   /** Starts reading: called once the sink is in place. */
-  attach(socket: net.Socket): void {
-    socket.on("data", this.#onData);
-    socket.once("close", () => {
-      this.#closed = true;
-      this.#sink?.onTransportClosed();
-    });
-    socket.on("error", (e: Error) => log.debug("socket error: {e}", { e: e.message }));
+  attach(socket: net.Socket, registry?: Set<net.Socket>): void {
+    this.#registry = registry ?? null;
+    transportOf.set(socket, this);
+    socket.on("data", onData);
+    // "close" comes once per socket, so no once() wrapper (two more objects per connection).
+    socket.on("close", onClose);
+    socket.on("error", onError);
+  }
+
+  /** Bytes from the socket (or from TLS once it is up). */
+  received(chunk: Uint8Array): void {
+    if (this.#sink) this.#sink.onFrames(this.#framer.push(chunk));
+  }
+
+  /** The raw socket closed: TLS or not, the connection is gone. */
+  socketClosed(socket: net.Socket): void {
+    this.#registry?.delete(socket);
+    this.#registry = null;
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.#closed = true;
+    this.#sink?.onTransportClosed();
   }
 
   sendHeader(attrs: Record<string, string>): void {
@@ -172,14 +203,15 @@ export class TcpTransport implements StreamTransport {
     }
     this.#flush();
     const raw = this.#socket;
-    raw.off("data", this.#onData);
+    raw.off("data", onData);
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     secure.setNoDelay?.(true);
     this.#socket = secure;
+    transportOf.set(secure, this);
     secure.once("secure", () => {
       this.#secure = true;
       this.#startTlsContext = null;
-      secure.on("data", this.#onData);
+      secure.on("data", onData);
       this.#sink?.onTlsDone(true);
     });
     secure.on("error", (e: Error) => {
@@ -189,19 +221,21 @@ export class TcpTransport implements StreamTransport {
     });
   }
 
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#flush();
     this.#socket.end();
     // A peer that never reads must not hold the socket open forever.
-    const t = setTimeout(() => this.#socket.destroy(), 2000);
-    this.#socket.once("close", () => clearTimeout(t));
+    const socket = this.#socket;
+    this.#closeTimer = setTimeout(() => socket.destroy(), 2000);
   }
 
   #write(s: string): void {
     if (this.#closed) return;
-    this.#out.push(s);
+    (this.#out ??= []).push(s);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => this.#flush());
@@ -210,9 +244,10 @@ export class TcpTransport implements StreamTransport {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#out.length === 0) return;
-    const data = this.#out.length === 1 ? this.#out[0]! : this.#out.join("");
-    this.#out = [];
+    const out = this.#out;
+    if (out === null) return;
+    this.#out = null;
+    const data = out.length === 1 ? out[0]! : out.join("");
     if (!this.#socket.destroyed) this.#socket.write(data);
   }
 }

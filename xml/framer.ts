@@ -130,6 +130,68 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
 }
 
+// One decoder for every framer: a decoder per connection costs ~200 bytes of heap plus native
+// state for the whole life of an idle session. Each push decodes whole characters only (never
+// `stream: true`), and a framer keeps the few bytes of a character cut by the read itself.
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * How many bytes at the end of `b` begin a UTF-8 sequence that the next read should complete:
+ * 1-3 when they are a valid but unfinished prefix, 0 when the chunk ends on a whole character or
+ * on bytes the decoder must reject now.
+ */
+function incompleteTail(b: Uint8Array): number {
+  const n = b.length;
+  if (n === 0 || b[n - 1]! < 0x80) return 0;
+  for (let k = 1; k <= 3 && k <= n; k++) {
+    const c = b[n - k]!;
+    if (c >= 0x80 && c < 0xc0) continue; // a continuation byte: the lead is further back
+    if (c < 0xc2 || c > 0xf4) return 0;
+    if (k >= (c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4)) return 0;
+    if (k >= 2) {
+      // The second byte's range is narrower after these leads (no overlongs, no surrogates).
+      const c2 = b[n - k + 1]!;
+      if (c === 0xe0 && c2 < 0xa0) return 0;
+      if (c === 0xed && c2 > 0x9f) return 0;
+      if (c === 0xf0 && c2 < 0x90) return 0;
+      if (c === 0xf4 && c2 > 0x8f) return 0;
+    }
+    return k;
+  }
+  return 0;
+}
+
+/** The events array a framer holds between pushes: never written to. */
+const NO_EVENTS: FrameEvent[] = Object.freeze([]) as unknown as FrameEvent[];
+/** The attributes of a tag not yet begun: every start tag gets a fresh object. */
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Stream headers are nearly always alike (same client library, same domain), so one frozen copy
+ * of each serves as the parent of every stream's stanzas, instead of a copy per connection that
+ * also keeps the whole header's text alive through its attribute values. Bounded: cleared when
+ * full, which only costs the next headers a new copy.
+ */
+const sharedRoots = new Map<string, Element>();
+const MAX_SHARED_ROOTS = 256;
+
+function sharedRoot(name: string, attrs: Record<string, string>): Element {
+  let key = name;
+  for (const k in attrs) key += `\0${k}\0${attrs[k]}`;
+  let root = sharedRoots.get(key);
+  if (!root) {
+    if (sharedRoots.size >= MAX_SHARED_ROOTS) sharedRoots.clear();
+    const own: Record<string, string> = {};
+    // Flat copies: the values are slices of the header's text, which would stay alive otherwise.
+    for (const k in attrs) own[k] = (" " + attrs[k]).slice(1);
+    root = new Element(name, Object.freeze(own));
+    Object.freeze(root.children);
+    Object.freeze(root);
+    sharedRoots.set(key, root);
+  }
+  return root;
+}
+
 /** Bytes in, stream events out. One instance per connection; not reusable across connections. */
 export class Framer {
   readonly maxStanzaBytes: number;
@@ -137,9 +199,12 @@ export class Framer {
   readonly maxAttributes: number;
   readonly mode: "stream" | "websocket";
 
-  private decoder = new TextDecoder("utf-8", { fatal: true });
   private state = TEXT;
-  private out: FrameEvent[] = [];
+  private out: FrameEvent[] = NO_EVENTS;
+  /** the start of a UTF-8 sequence cut by the end of the last push */
+  private cut: Uint8Array | null = null;
+  /** nothing decoded yet: a byte order mark may open the stream */
+  private bom = true;
 
   // Stream level.
   private headerSeen = false;
@@ -154,7 +219,7 @@ export class Framer {
   // The token being read; `partial` carries its text across pushes.
   private partial = "";
   private tagName = "";
-  private attrs: Record<string, string> = {};
+  private attrs: Record<string, string> = NO_ATTRS;
   private attrCount = 0;
   private attrName = "";
   private attrIsDecl = false; // the attribute being read is xmlns or xmlns:p
@@ -179,7 +244,8 @@ export class Framer {
 
   /** Forgets everything read so far: the next input must begin a new stream (RFC 6120 §4.3.3). */
   reset(): void {
-    this.decoder = new TextDecoder("utf-8", { fatal: true });
+    this.cut = null;
+    this.bom = true;
     this.state = TEXT;
     this.headerSeen = false;
     this.declSeen = false;
@@ -188,7 +254,9 @@ export class Framer {
     this.stack = [];
     this.text = "";
     this.partial = "";
-    this.attrs = {};
+    this.tagName = "";
+    this.attrName = "";
+    this.attrs = NO_ATTRS;
     this.attrCount = 0;
     this.entity = "";
     this.crPending = false;
@@ -211,9 +279,10 @@ export class Framer {
     if (typeof chunk === "string") s = chunk;
     else {
       try {
-        s = this.decoder.decode(chunk, { stream: !ws });
+        s = this.decode(chunk, ws);
       } catch {
         this.fail("not-well-formed", "invalid UTF-8");
+        this.out = NO_EVENTS;
         return out;
       }
     }
@@ -225,7 +294,36 @@ export class Framer {
       }
       this.crPending = false;
     }
+    // Holding the array until the next push would keep the last stanzas alive while idle, and
+    // the stack keeps the storage its deepest stanza grew it to: both are let go between stanzas.
+    this.out = NO_EVENTS;
+    if (this.stack.length === 0) this.stack = [];
     return out;
+  }
+
+  /** UTF-8 to text, as a streaming decoder would: BOM dropped at the start, cut chars carried. */
+  private decode(chunk: Uint8Array, ws: boolean): string {
+    let bytes = chunk;
+    const cut = this.cut;
+    if (cut !== null) {
+      bytes = new Uint8Array(cut.length + chunk.length);
+      bytes.set(cut);
+      bytes.set(chunk, cut.length);
+      this.cut = null;
+    }
+    // A WebSocket message is whole: an unfinished character in it is an error, not carried.
+    const keep = ws ? 0 : incompleteTail(bytes);
+    if (keep > 0) {
+      this.cut = bytes.slice(bytes.length - keep);
+      bytes = bytes.subarray(0, bytes.length - keep);
+    }
+    let s = UTF8.decode(bytes);
+    // A streaming decoder drops a BOM once per stream; a WebSocket message is decoded alone.
+    if ((this.bom || ws) && s.length > 0) {
+      this.bom = false;
+      if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+    }
+    return s;
   }
 
   private fail(condition: FramerErrorCondition, text: string): void {
@@ -806,7 +904,7 @@ export class Framer {
   private startTag(selfClosing: boolean, bytes: number): boolean {
     const name = this.tagName;
     const attrs = this.attrs;
-    this.attrs = {};
+    this.attrs = NO_ATTRS;
     this.state = TEXT;
     if (bytes > this.maxStanzaBytes) {
       this.fail("policy-violation", "stanza too large");
@@ -849,8 +947,8 @@ export class Framer {
       return false;
     }
     this.headerSeen = true;
-    this.streamRoot = root;
-    this.streamName = name;
+    this.streamRoot = sharedRoot(name, attrs);
+    this.streamName = (" " + name).slice(1);
     this.out.push({ kind: "open", name, attrs: { ...attrs } });
     if (selfClosing) {
       this.out.push({ kind: "close" });
@@ -902,6 +1000,9 @@ export class Framer {
         return;
       }
     }
+    // The names of the last tags are slices of the input: let go of it while the stream idles.
+    this.tagName = "";
+    this.attrName = "";
     this.out.push({ kind: "element", element: el, bytes });
   }
 }

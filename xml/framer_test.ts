@@ -177,6 +177,65 @@ Deno.test("framer rejects invalid UTF-8 with not-well-formed", () => {
   }
 });
 
+Deno.test("framer rejects invalid UTF-8 in the push that completes it, byte by byte", () => {
+  // Each sequence is a valid prefix until its last byte: the error comes with that byte, as a
+  // streaming decoder would report it, not a push later.
+  for (const bad of [[0xe0, 0x80], [0xed, 0xa0], [0xf0, 0x80], [0xf4, 0x90], [0xe2, 0x82, 0x28]]) {
+    const f = new Framer();
+    f.push(HEADER + "<message><body>");
+    for (let i = 0; i < bad.length - 1; i++) {
+      assert.deepEqual(f.push(new Uint8Array([bad[i]!])), [], `${bad} at ${i}`);
+    }
+    const events = f.push(new Uint8Array([bad[bad.length - 1]!]));
+    assert.deepEqual(view(events), [{ kind: "error", condition: "not-well-formed" }], `${bad}`);
+  }
+});
+
+Deno.test("framer drops a byte order mark only at the start of a stream, even when split", () => {
+  const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...enc.encode(HEADER + "<presence/>")]);
+  const f = new Framer();
+  const events = [...f.push(bytes.subarray(0, 2)), ...f.push(bytes.subarray(2))];
+  assert.deepEqual(view(events).map((e) => e.kind), ["open", "element"]);
+  // After the header a BOM is just a character, and not whitespace between stanzas.
+  assert.deepEqual(view(f.push(new Uint8Array([0xef, 0xbb, 0xbf]))), [
+    { kind: "error", condition: "not-well-formed" },
+  ]);
+  // reset() starts a new stream, which may open with a BOM again.
+  const g = new Framer();
+  g.push(HEADER);
+  g.reset();
+  assert.deepEqual(view(g.push(bytes)).map((e) => e.kind), ["open", "element"]);
+});
+
+Deno.test("framers cut inside characters at the same time do not mix their bytes", () => {
+  const a = new Framer(), b = new Framer();
+  a.push(HEADER + "<message><body>");
+  b.push(HEADER + "<message><body>");
+  const euro = enc.encode("€"), clef = enc.encode("𝄞");
+  a.push(euro.subarray(0, 1));
+  b.push(clef.subarray(0, 2));
+  a.push(euro.subarray(1));
+  b.push(clef.subarray(2));
+  const [ea] = a.push("</body></message>"), [eb] = b.push("</body></message>");
+  assert.equal(ea?.kind === "element" && ea.element.getChildText("body"), "€");
+  assert.equal(eb?.kind === "element" && eb.element.getChildText("body"), "𝄞");
+});
+
+Deno.test("streams with the same header share one frozen parent for their stanzas", () => {
+  const parents = [new Framer(), new Framer()].map((f) => {
+    const [, el] = f.push(HEADER + "<presence/>");
+    assert.ok(el?.kind === "element");
+    return el.element.parent!;
+  });
+  assert.equal(parents[0], parents[1]);
+  assert.ok(Object.isFrozen(parents[0]) && Object.isFrozen(parents[0]!.attrs));
+  assert.throws(() => parents[0]!.children.push("x"));
+  const [, other] = new Framer().push(HEADER.replace("example.com", "other.example") + "<a/>");
+  assert.ok(other?.kind === "element");
+  assert.notEqual(other.element.parent, parents[0]);
+  assert.equal(other.element.parent!.attrs.to, "other.example");
+});
+
 Deno.test("framer rejects a non-UTF-8 encoding declaration with unsupported-encoding", () => {
   assert.equal(
     errorOf("<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream/>"),

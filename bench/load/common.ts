@@ -17,6 +17,10 @@ export interface Options extends ClientOptions {
   pageSize: number;
   pages: number;
   settleMs: number;
+  /** idle: sessions opened (and kept) before the base is sampled */
+  warmup: number;
+  /** idle: ms between RSS readings (for `settleMs` on each side) */
+  sampleIntervalMs: number;
 }
 
 export type Result = Record<string, unknown> & { scenario: string; ok: boolean };

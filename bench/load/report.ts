@@ -31,6 +31,8 @@ const metrics: [string, string, string, boolean][] = [
   ["login: p50 ms", "login", "latencyMs.p50", false],
   ["login: p99 ms", "login", "latencyMs.p99", false],
   ["idle: KiB RSS/session", "idle", "kibPerSession", false],
+  // The same from the last readings only: a gap to the row above means RSS had not settled.
+  ["idle: KiB/session, last 5 s", "idle", "kibPerSessionTail", false],
   ["throughput: msgs/s", "throughput", "msgsPerSec", true],
   ["throughput: p50 ms", "throughput", "latencyMs.p50", false],
   ["throughput: p99 ms", "throughput", "latencyMs.p99", false],

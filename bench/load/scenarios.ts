@@ -32,10 +32,10 @@ function ping(c: XmppClient, domain: string): Promise<string> {
   );
 }
 
-async function loginMany(o: Options, count: number, deadline: number, online: boolean) {
+async function loginMany(o: Options, count: number, deadline: number, online: boolean, from = 0) {
   const clients: XmppClient[] = new Array(count);
   const r = await pool(count, o.concurrency, deadline, async (i) => {
-    const c = await login(o, i);
+    const c = await login(o, from + i);
     clients[i] = c;
     if (online) await goOnline(c, o.domain);
   });
@@ -78,31 +78,77 @@ export async function scenarioLogin(o: Options): Promise<Result> {
   };
 }
 
+/**
+ * Server RSS per idle session beyond a fixed base. A warm-up batch of sessions is opened first and
+ * kept open, so one-time costs (code paged in, JIT, pools, the first logins' caches) land in the
+ * base; then `--users` more are opened. On each side VmRSS is read every `--sample-interval` ms
+ * for `--settle` ms and the minimum is used: an idle server's RSS only falls as its collector
+ * returns memory (V8's memory reducer runs ~10-30 s after a burst), so the minimum is the settled
+ * figure, and a collection between two readings can no longer swing it. The samples are reported,
+ * with the figure the last five of each side give, so an unsettled run shows. Only /proc is read:
+ * the method is the same for every server.
+ */
 export async function scenarioIdle(o: Options): Promise<Result> {
-  const prov = await provision(o, o.users);
+  const W = o.warmup, N = o.users;
+  const prov = await provision(o, W + N);
   const deadline = now() + o.durationS * 1000;
-  const before = o.pid ? rssKiB(o.pid) : undefined;
   const t0 = now();
-  const clients = await loginMany(o, o.users, deadline, true);
-  const loginMs = now() - t0;
-  await sleep(o.settleMs);
-  const after = o.pid ? rssKiB(o.pid) : undefined;
-  await closeAll(clients);
-  const perSession = before !== undefined && after !== undefined
-    ? Math.round(((after - before) / o.users) * 100) / 100
-    : undefined;
+  const warm = W > 0 ? await loginMany(o, W, deadline, true) : [];
+  const warmupMs = now() - t0;
+  const base = o.pid ? await rssSamples(o) : [];
+  const t1 = now();
+  let clients: XmppClient[];
+  try {
+    clients = await loginMany(o, N, deadline, true, W);
+  } catch (e) {
+    await closeAll(warm);
+    throw e;
+  }
+  const loginMs = now() - t1;
+  const after = o.pid ? await rssSamples(o) : [];
+  await closeAll([...warm, ...clients]);
+  const measured = base.length > 0 && after.length > 0;
+  const perKiB = (a: number, b: number) => Math.round(((a - b) / N) * 100) / 100;
+  const tail = (xs: number[]) => median(xs.slice(-5));
   return {
     scenario: "idle",
     ok: true,
     provision: prov,
+    warmupSessions: warm.length,
     sessions: clients.length,
     pid: o.pid ?? null,
-    rssBeforeKiB: before ?? null,
-    rssAfterKiB: after ?? null,
-    kibPerSession: perSession ?? null,
+    rssBaseKiB: measured ? Math.min(...base) : null,
+    rssAfterKiB: measured ? Math.min(...after) : null,
+    kibPerSession: measured ? perKiB(Math.min(...after), Math.min(...base)) : null,
+    // Equal to kibPerSession when both sides had settled by the end of their window.
+    kibPerSessionTail: measured ? perKiB(tail(after), tail(base)) : null,
+    settleMs: o.settleMs,
+    sampleIntervalMs: o.sampleIntervalMs,
+    rssBaseSamplesKiB: base,
+    rssAfterSamplesKiB: after,
     note: o.pid ? undefined : "no --pid: RSS not measured",
+    warmupMs: Math.round(warmupMs),
     loginMs: Math.round(loginMs),
   };
+}
+
+/** VmRSS of the server every `--sample-interval` ms for `--settle` ms (at least one reading). */
+async function rssSamples(o: Options): Promise<number[]> {
+  const out: number[] = [];
+  const end = now() + o.settleMs;
+  do {
+    await sleep(o.sampleIntervalMs);
+    const v = rssKiB(o.pid!);
+    if (v === undefined) throw new Error(`cannot read /proc/${o.pid}/status`);
+    out.push(v);
+  } while (now() < end);
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export async function scenarioThroughput(o: Options): Promise<Result> {

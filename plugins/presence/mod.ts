@@ -34,14 +34,17 @@ const KEY = "presence-subscription";
 interface PresenceState {
   /** available presence was broadcast and not yet followed by unavailable */
   broadcast: boolean;
-  /** JIDs sent directed available presence (RFC 6121 §4.6), as addressed */
-  directed: Set<string>;
+  /**
+   * JIDs sent directed available presence (RFC 6121 §4.6), as addressed; null until there is
+   * one, since most sessions never send any and an empty Set costs ~200 bytes per session.
+   */
+  directed: Set<string> | null;
 }
 
 function stateOf(s: Session): PresenceState {
   let st = s.data.get(KEY) as PresenceState | undefined;
   if (!st) {
-    st = { broadcast: false, directed: new Set() };
+    st = { broadcast: false, directed: null };
     s.data.set(KEY, st);
   }
   return st;
@@ -181,12 +184,12 @@ export default definePlugin({
     const audience = async (owner: string, st: PresenceState, unavailable: boolean) => {
       const { items } = await roster.get(owner);
       const targets = new Set(items.filter((i) => hasFrom(i.subscription)).map((i) => i.jid));
-      if (unavailable) {
+      if (unavailable && st.directed) {
         for (const d of st.directed) {
           const bare = d.split("/")[0]!;
           if (!targets.has(bare)) targets.add(d);
         }
-        st.directed.clear();
+        st.directed = null;
       }
       return { items, targets };
     };
@@ -198,7 +201,7 @@ export default definePlugin({
       const st = stateOf(session);
       const owner = ev.from.bare;
       const unavailable = type === "unavailable";
-      if (unavailable && !st.broadcast && st.directed.size === 0) return true;
+      if (unavailable && !st.broadcast && !st.directed?.size) return true;
       const initial = !unavailable && !st.broadcast;
       st.broadcast = !unavailable;
       const { items, targets } = await audience(owner, st, unavailable);
@@ -231,8 +234,8 @@ export default definePlugin({
       if (type === "probe") return true; // clients do not probe (§4.3); the server does.
       if (ev.to.bare === ev.from.bare) return false;
       const st = stateOf(session);
-      if (type === undefined) st.directed.add(ev.to.full);
-      else if (type === "unavailable") st.directed.delete(ev.to.full);
+      if (type === undefined) (st.directed ??= new Set()).add(ev.to.full);
+      else if (type === "unavailable") st.directed?.delete(ev.to.full);
       return false;
     };
 
@@ -267,7 +270,7 @@ export default definePlugin({
     api.hook("session/closed", async ({ session }) => {
       const st = session.data.get(KEY) as PresenceState | undefined;
       const jid = session.jid;
-      if (!st || !jid || (!st.broadcast && st.directed.size === 0)) return;
+      if (!st || !jid || (!st.broadcast && !st.directed?.size)) return;
       st.broadcast = false;
       const { targets } = await audience(jid.bare, st, true);
       const gone = x("presence", { type: "unavailable", from: jid.full });

@@ -12,8 +12,18 @@ export interface BindableSession extends Session {
   replaced(): void;
 }
 
+/**
+ * A user's bound sessions: the session itself while there is one (nearly always), a Map by
+ * resource beyond that. An empty Map per user was ~200 bytes of every idle session.
+ */
+type Bound = BindableSession | Map<string, BindableSession>;
+
+function resourceOf(s: BindableSession): string {
+  return s.jid!.resource;
+}
+
 export class SessionRegistry {
-  readonly #byBare = new Map<string, Map<string, BindableSession>>();
+  readonly #byBare = new Map<string, Bound>();
   #count = 0;
 
   constructor(readonly domain: string, readonly maxResources: number) {}
@@ -23,17 +33,21 @@ export class SessionRegistry {
   }
 
   get(full: JID): Session | undefined {
-    return this.#byBare.get(full.bare)?.get(full.resource);
+    return this.byResource(full.bare, full.resource);
   }
 
   byResource(bare: string, resource: string): Session | undefined {
-    return this.#byBare.get(bare)?.get(resource);
+    const b = this.#byBare.get(bare);
+    if (b === undefined) return undefined;
+    if (b instanceof Map) return b.get(resource);
+    return resourceOf(b) === resource ? b : undefined;
   }
 
   /** The user's bound sessions (empty when none). */
   ofUser(bare: string): Session[] {
-    const m = this.#byBare.get(bare);
-    return m ? [...m.values()] : [];
+    const b = this.#byBare.get(bare);
+    if (b === undefined) return [];
+    return b instanceof Map ? [...b.values()] : [b];
   }
 
   users(): string[] {
@@ -48,39 +62,55 @@ export class SessionRegistry {
       if (e instanceof JidError) return { ok: false, condition: "bad-request" };
       throw e;
     }
-    let resources = this.#byBare.get(full.bare);
-    if (!resources) {
-      resources = new Map();
-      this.#byBare.set(full.bare, resources);
-    }
-    const old = resources.get(full.resource);
+    const b = this.#byBare.get(full.bare);
+    const old = this.byResource(full.bare, full.resource) as BindableSession | undefined;
     if (old && old !== session) {
-      resources.delete(full.resource);
-      this.#count--;
+      this.#remove(full.bare, full.resource);
       old.replaced();
-    } else if (resources.size >= this.maxResources) {
+    } else if (!old && b !== undefined && (b instanceof Map ? b.size : 1) >= this.maxResources) {
       return { ok: false, condition: "resource-constraint" };
     }
-    resources.set(full.resource, session);
-    this.#count++;
+    if (old !== session) this.#count++;
     session.jid = full;
+    const now = this.#byBare.get(full.bare);
+    if (now === undefined || now === session) this.#byBare.set(full.bare, session);
+    else if (now instanceof Map) now.set(full.resource, session);
+    else {
+      this.#byBare.set(
+        full.bare,
+        new Map([[resourceOf(now), now], [full.resource, session]]),
+      );
+    }
     return { ok: true, jid: full.full };
   }
 
   unbind(session: Session): void {
     const full = session.jid;
     if (!full) return;
-    const resources = this.#byBare.get(full.bare);
-    if (resources?.get(full.resource) !== session) return;
-    resources.delete(full.resource);
-    this.#count--;
-    if (resources.size === 0) this.#byBare.delete(full.bare);
+    if (this.byResource(full.bare, full.resource) !== session) return;
+    this.#remove(full.bare, full.resource);
   }
 
   all(): Session[] {
     const out: Session[] = [];
-    for (const m of this.#byBare.values()) out.push(...m.values());
+    for (const b of this.#byBare.values()) {
+      if (b instanceof Map) out.push(...b.values());
+      else out.push(b);
+    }
     return out;
+  }
+
+  /** Forgets the session bound to bare/resource (which must exist). */
+  #remove(bare: string, resource: string): void {
+    const b = this.#byBare.get(bare)!;
+    this.#count--;
+    if (!(b instanceof Map)) {
+      this.#byBare.delete(bare);
+      return;
+    }
+    b.delete(resource);
+    // Back to the single-session form, so a user who had two devices once does not keep a Map.
+    if (b.size === 1) this.#byBare.set(bare, b.values().next().value!);
   }
 
   #newResource(): string {

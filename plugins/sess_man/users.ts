@@ -21,6 +21,7 @@ import {
 } from "../../actors/user_machine.ts";
 import type { OfflineService } from "../msgoffline/mod.ts";
 import { logger } from "../../log/mod.ts";
+import { type Host, stopGuest, SystemPool } from "../../actors/system_pool.ts";
 import { deliverable, highestPriority } from "./delivery.ts";
 import type { SessionRegistry } from "./sessions.ts";
 
@@ -47,6 +48,8 @@ export class UserManager {
   /** users known to have nothing stored offline (bounded; forgetting only costs a query) */
   readonly #offlineEmpty = new BoundedSet<string>(100_000);
   readonly counters: UserCounters = { delivered: 0, bounced: 0, dropped: 0, stored: 0 };
+  /** user actors share XState systems: one per actor was 40% of an idle user's actor */
+  readonly #systems = new SystemPool(64);
   #seq = 0;
 
   constructor(
@@ -111,21 +114,33 @@ export class UserManager {
     const existing = this.#actors.get(bare);
     if (existing && existing.getSnapshot().status === "active") return existing;
     const actorId = `user:${bare}`;
+    // Inspection attaches to a system's root: an inspected actor keeps a system of its own.
+    const inspect = this.core.actors.inspectorFor(actorId);
+    let host: Host | null = inspect ? null : this.#systems.acquire();
     const ref = createActor(this.#machine, {
       systemId: actorId,
-      inspect: this.core.actors.inspectorFor(actorId),
+      inspect,
+      parent: host?.ref,
       input: {
         jid: bare,
         offline: this.#offline()?.strategy ?? null,
         idleTimeoutMs: this.idleTimeoutMs,
       },
     });
+    const ended = () => {
+      if (host) this.#systems.release(host);
+      host = null;
+    };
     ref.subscribe({
       complete: () => {
+        ended();
         if (this.#actors.get(bare) === ref) this.#actors.delete(bare);
         this.core.actors.remove(actorId);
       },
-      error: (e) => log.error("user actor {user} failed: {e}", { user: bare, e: String(e) }),
+      error: (e) => {
+        ended();
+        log.error("user actor {user} failed: {e}", { user: bare, e: String(e) });
+      },
     });
     this.#actors.set(bare, ref);
     this.core.actors.add(actorId, ref);
@@ -231,8 +246,13 @@ export class UserManager {
   }
 
   stopAll(): void {
-    for (const a of this.#actors.values()) a.stop();
+    for (const a of [...this.#actors.values()]) stopGuest(a);
     this.#actors.clear();
+  }
+
+  /** XState systems the user actors live in (for tests). */
+  get systems(): number {
+    return this.#systems.hosts;
   }
 
   #envelope(m: InboundMessage): Envelope {
