@@ -34,6 +34,9 @@ const metrics: [string, string, string, boolean][] = [
   // The same from the last readings only: a gap to the row above means RSS had not settled.
   ["idle: KiB/session, last 5 s", "idle", "kibPerSessionTail", false],
   ["throughput: msgs/s", "throughput", "msgsPerSec", true],
+  // compare.sh lengthens a run shorter than TP_MIN_S, the same rule for every target.
+  ["throughput: messages", "throughput", "sent", true],
+  ["throughput: run ms", "throughput", "elapsedMs", true],
   ["throughput: p50 ms", "throughput", "latencyMs.p50", false],
   ["throughput: p99 ms", "throughput", "latencyMs.p99", false],
   ["offline: stored/s", "offline", "storedPerSec", true],
@@ -69,13 +72,19 @@ for (const [label, scenario, path, higherBetter] of metrics) {
     const r = results[t]?.[scenario];
     return r && r.ok !== false ? get(r, path) : undefined;
   };
-  const p = okValue("parley");
-  row["parley/prosody"] = ratio(p, okValue("prosody"));
-  row["parley/ejabberd"] = ratio(p, okValue("ejabberd"));
+  for (const variant of ["parley", "parley-pg"]) {
+    const p = okValue(variant);
+    row[`${variant}/prosody`] = ratio(p, okValue("prosody"));
+    row[`${variant}/ejabberd`] = ratio(p, okValue("ejabberd"));
+    row[`${variant}/relay`] = ratio(p, okValue("relay"));
+  }
   table.push(row);
 }
 
-const cols = ["metric", ...targets, "parley/prosody", "parley/ejabberd"];
+const ratioCols = ["parley", "parley-pg"].flatMap((v) =>
+  ["prosody", "ejabberd", "relay"].map((r) => `${v}/${r}`)
+).filter((c) => table.some((r) => r[c] !== undefined));
+const cols = ["metric", ...targets, ...ratioCols];
 const cell = (v: unknown) => typeof v === "number" ? fmt(v) : v === undefined ? "-" : String(v);
 const widths = cols.map((c) => Math.max(c.length, ...table.map((r) => cell(r[c]).length)));
 const line = (vals: string[]) =>
