@@ -30,6 +30,7 @@ function fakeSql(): Sql & { calls: Call[]; next(): Promise<Call> } {
     },
     exec: () => Promise.resolve(),
     transaction: (fn) => fn(null as unknown as Sql),
+    listen: () => ({ close: () => Promise.resolve() }),
     close: () => Promise.resolve(),
   };
 }

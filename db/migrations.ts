@@ -1,5 +1,8 @@
 import type { Sql } from "./sql.ts";
 
+/** NOTIFY channel of migration 9: payload = jid of a changed or deleted account, "" = all. */
+export const ACCOUNTS_CHANNEL = "parley_accounts";
+
 /** One schema change; `id`s are applied in ascending order, each once, in its own transaction. */
 export interface Migration {
   id: number;
@@ -136,6 +139,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE archive DROP CONSTRAINT archive_pkey;
       ALTER TABLE archive ADD PRIMARY KEY (owner, seq);
       DROP INDEX archive_owner_seq;`,
+  },
+  {
+    id: 9,
+    name: "accounts_notify",
+    // Servers keep SASL credentials in memory (db/credential_cache.ts). Whoever changes or removes
+    // an account (ctl, another node, psql) tells every listener, in the database itself, so no
+    // writer can forget to. The payload is the jid; "" means "all" (TRUNCATE). Inserts need no
+    // notice: a server never caches a missing account.
+    sql: `
+      CREATE FUNCTION accounts_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_LEVEL = 'ROW' THEN
+          PERFORM pg_notify('${ACCOUNTS_CHANNEL}', OLD.jid);
+        ELSE
+          PERFORM pg_notify('${ACCOUNTS_CHANNEL}', '');
+        END IF;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER accounts_changed AFTER UPDATE OR DELETE ON accounts
+        FOR EACH ROW EXECUTE FUNCTION accounts_notify();
+      CREATE TRIGGER accounts_truncated AFTER TRUNCATE ON accounts
+        FOR EACH STATEMENT EXECUTE FUNCTION accounts_notify();`,
   },
 ];
 

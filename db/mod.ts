@@ -87,6 +87,8 @@ class SqlDatabase implements Database {
   async wipe(): Promise<void> {
     const tables = ["accounts", ...USER_TABLES.map((t) => t.table), ...SERVICE_TABLES];
     await this.sql.exec(`TRUNCATE ${tables.join(", ")}`);
+    // The TRUNCATE's notice reaches PostgreSQL listeners later; the next login may come sooner.
+    this.accounts.forgetCached();
   }
 
   close(): Promise<void> {

@@ -1,5 +1,11 @@
 import { PGlite, type Transaction } from "@electric-sql/pglite";
-import { ClosedError, type Sql } from "./sql.ts";
+import {
+  ClosedError,
+  type ListenHandlers,
+  listenStatement,
+  type Sql,
+  type Subscription,
+} from "./sql.ts";
 
 /**
  * PGlite is one backend process behind one connection, so work is run strictly one item at a time:
@@ -36,6 +42,10 @@ class PgliteTx implements Sql {
     return fn(this);
   }
 
+  listen(): Subscription {
+    throw new Error("listen() called inside a transaction");
+  }
+
   close(): Promise<void> {
     return Promise.reject(new Error("close() called inside a transaction"));
   }
@@ -43,6 +53,7 @@ class PgliteTx implements Sql {
 
 class PgliteSql implements Sql {
   readonly #queue = new Queue();
+  readonly #subscriptions = new Set<Subscription>();
   #closed = false;
 
   constructor(private readonly pg: PGlite) {}
@@ -64,9 +75,49 @@ class PgliteSql implements Sql {
     return this.#queue.run(() => this.pg.transaction((tx) => fn(new PgliteTx(tx))));
   }
 
+  /**
+   * The one backend is this process, so the channel can only be lost by closing it. A session
+   * hears its own NOTIFYs, and PGlite hands them out before the statement that sent them resolves.
+   */
+  listen(channel: string, handlers: ListenHandlers): Subscription {
+    if (this.#closed) throw new ClosedError("pglite");
+    const statement = listenStatement(channel);
+    let active = true;
+    let listening = false;
+    let stop: (() => void) | undefined;
+    const subscription: Subscription = {
+      close: async () => {
+        if (!active) return;
+        active = false;
+        this.#subscriptions.delete(subscription);
+        stop?.();
+        if (listening) {
+          listening = false;
+          handlers.onState(false);
+        }
+        // Closing the database ends every LISTEN: UNLISTEN only when it stays open.
+        if (!this.#closed) await this.#queue.run(() => this.pg.exec(`UN${statement}`));
+      },
+    };
+    this.#subscriptions.add(subscription);
+    // In the queue, so LISTEN never lands inside another caller's open transaction.
+    this.#queue.run(async () => {
+      if (!active) return;
+      stop = this.pg.onNotification((ch, payload) => {
+        if (ch === channel && listening) handlers.onNotify(payload);
+      });
+      await this.pg.exec(statement);
+      if (!active) return;
+      listening = true;
+      handlers.onState(true);
+    }).catch(() => subscription.close().catch(() => {}));
+    return subscription;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const s of [...this.#subscriptions]) await s.close();
     await this.#queue.idle();
     await this.pg.close();
   }

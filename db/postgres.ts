@@ -1,5 +1,12 @@
 import postgres from "postgres";
-import { ClosedError, quoteIdent, type Sql } from "./sql.ts";
+import {
+  ClosedError,
+  type ListenHandlers,
+  listenStatement,
+  quoteIdent,
+  type Sql,
+  type Subscription,
+} from "./sql.ts";
 
 export interface PostgresOptions {
   /** e.g. postgres://user@host:5432/db */
@@ -15,7 +22,17 @@ type Driver = postgres.Sql<any>;
 // deno-lint-ignore no-explicit-any
 type TxDriver = postgres.TransactionSql<any>;
 
-function makeDriver(url: string, max: number, schema?: string): Driver {
+/** `onnotify` is the driver's (undocumented, untyped) hook for NotificationResponse messages. */
+type ListenerOptions = Partial<postgres.Options<never>> & {
+  onnotify?: (channel: string, payload: string) => void;
+};
+
+function makeDriver(
+  url: string,
+  max: number,
+  schema?: string,
+  extra: ListenerOptions = {},
+): Driver {
   return postgres(url, {
     max,
     // CREATE ... IF NOT EXISTS notices are expected and would otherwise be printed.
@@ -27,7 +44,86 @@ function makeDriver(url: string, max: number, schema?: string): Driver {
     idle_timeout: 30,
     max_lifetime: null,
     connection: schema ? { search_path: `${quoteIdent(schema)},public` } : {},
+    ...extra,
   });
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * LISTEN on a connection of its own, outside the pool (a pooled connection is shared by queries
+ * and may be recycled). The driver's own `listen()` is not used: it re-listens after a drop without
+ * saying the channel was lost meanwhile, and gives up for good if the first retry fails.
+ */
+class PgListener implements Subscription {
+  readonly #driver: Driver;
+  #closed = false;
+  #listening = false;
+  #retryMs = RETRY_MIN_MS;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    url: string,
+    schema: string | undefined,
+    private readonly channel: string,
+    private readonly handlers: ListenHandlers,
+    private readonly onClosed: () => void,
+  ) {
+    this.#driver = makeDriver(url, 1, undefined, {
+      idle_timeout: 0, // never: an idle LISTEN connection is the point
+      fetch_types: false,
+      // Named so an administrator (or a test) can tell which server and schema it serves.
+      connection: { application_name: `parley listen ${channel} ${schema ?? ""}`.trim() },
+      onnotify: (ch: string, payload: string) => {
+        if (ch === this.channel && this.#listening) this.handlers.onNotify(payload);
+      },
+      onclose: () => this.#lost(),
+    });
+    void this.#listen();
+  }
+
+  async #listen(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    try {
+      // A query on a closed connection makes the driver reconnect first.
+      await this.#driver.unsafe(listenStatement(this.channel));
+    } catch {
+      this.#lost();
+      return;
+    }
+    if (this.#closed || this.#listening) return;
+    this.#retryMs = RETRY_MIN_MS;
+    this.#listening = true;
+    this.handlers.onState(true);
+  }
+
+  #lost(): void {
+    if (this.#listening) {
+      this.#listening = false;
+      this.handlers.onState(false);
+    }
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => void this.#listen(), this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      if (this.#listening) {
+        this.#listening = false;
+        this.handlers.onState(false);
+      }
+      this.onClosed();
+      await this.#driver.end({ timeout: 0 });
+    })();
+    return this.#closing;
+  }
 }
 
 class PgTx implements Sql {
@@ -47,6 +143,10 @@ class PgTx implements Sql {
     return fn(this);
   }
 
+  listen(): Subscription {
+    throw new Error("listen() called inside a transaction");
+  }
+
   close(): Promise<void> {
     return Promise.reject(new Error("close() called inside a transaction"));
   }
@@ -54,7 +154,12 @@ class PgTx implements Sql {
 
 class PgSql implements Sql {
   #closed = false;
-  constructor(private readonly driver: Driver) {}
+  readonly #listeners = new Set<PgListener>();
+  constructor(
+    private readonly driver: Driver,
+    private readonly url: string,
+    private readonly schema?: string,
+  ) {}
 
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     if (this.#closed) throw new ClosedError("postgres");
@@ -75,9 +180,24 @@ class PgSql implements Sql {
     return result as T;
   }
 
+  listen(channel: string, handlers: ListenHandlers): Subscription {
+    if (this.#closed) throw new ClosedError("postgres");
+    listenStatement(channel); // a bad name fails here, not in the background
+    const listener: PgListener = new PgListener(
+      this.url,
+      this.schema,
+      channel,
+      handlers,
+      () => this.#listeners.delete(listener),
+    );
+    this.#listeners.add(listener);
+    return listener;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#listeners].map((l) => l.close()));
     await this.driver.end({ timeout: 5 });
   }
 }
@@ -85,7 +205,7 @@ class PgSql implements Sql {
 /** Opens a pooled PostgreSQL connection; with `schema`, the schema is created if missing. */
 export async function openPostgres(opts: PostgresOptions): Promise<Sql> {
   const driver = makeDriver(opts.url, opts.max ?? 10, opts.schema);
-  const sql = new PgSql(driver);
+  const sql = new PgSql(driver, opts.url, opts.schema);
   try {
     if (opts.schema) await sql.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
     else await sql.query("SELECT 1");

@@ -13,6 +13,12 @@ interface RosterRow {
 
 const COLUMNS = "contact, name, subscription, ask_out, pending_in, pending_in_stanza, groups";
 
+const GET_ROSTER = `
+  SELECT v.version, ${COLUMNS.split(", ").map((c) => `r.${c}`).join(", ")}
+  FROM (SELECT (SELECT version::text FROM roster_versions WHERE owner = $1) AS version) v
+  LEFT JOIN roster r ON r.owner = $1
+  ORDER BY r.contact`;
+
 function toItem(row: RosterRow): RosterItem {
   const item: RosterItem = {
     jid: row.contact,
@@ -31,17 +37,14 @@ export class SqlRosterStore implements RosterStore {
   constructor(private readonly sql: Sql) {}
 
   async get(owner: string): Promise<{ version: string; items: RosterItem[] }> {
-    // Version first: a version older than the items only costs the client a refetch, a newer one
-    // would let it skip changes it never saw.
-    const [v] = await this.sql.query<{ version: string }>(
-      "SELECT version::text AS version FROM roster_versions WHERE owner = $1",
-      [owner],
-    );
-    const rows = await this.sql.query<RosterRow>(
-      `SELECT ${COLUMNS} FROM roster WHERE owner = $1 ORDER BY contact`,
-      [owner],
-    );
-    return { version: v?.version ?? "0", items: rows.map(toItem) };
+    // One statement, so one snapshot: the version always matches the items (and every login's
+    // initial presence costs one round trip, not two). The one-row subquery keeps the version
+    // when there are no items.
+    const rows = await this.sql.query<{ version: string | null } & RosterRow>(GET_ROSTER, [
+      owner,
+    ]);
+    const version = rows[0]?.version ?? "0";
+    return { version, items: rows.filter((r) => r.contact !== null).map(toItem) };
   }
 
   async getItem(owner: string, contact: string): Promise<RosterItem | null> {

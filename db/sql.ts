@@ -12,7 +12,27 @@ export interface Sql {
    * the `tx` handed to `fn` joins the outer transaction rather than nesting.
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
-  /** Ends every connection; later calls fail. */
+  /**
+   * Subscribes to NOTIFY on `channel` (any writer: this process, another node, psql). Listening
+   * starts in the background: `onState(true)` once LISTEN is in effect, `onState(false)` when it
+   * is lost, and true again after it is back. Notifications sent while not listening are lost, so a
+   * caller that mirrors the database must treat "not listening" as "know nothing". Re-listening
+   * after a drop is the backend's job. `close()` of the subscription, or of this Sql, ends it.
+   */
+  listen(channel: string, handlers: ListenHandlers): Subscription;
+  /** Ends every connection (listeners too); later calls fail. */
+  close(): Promise<void>;
+}
+
+export interface ListenHandlers {
+  /** One notification's payload ("" when the sender gave none). */
+  onNotify(payload: string): void;
+  /** Whether notifications are being received now. */
+  onState(listening: boolean): void;
+}
+
+/** One `listen()`; closing it reports `onState(false)` if it was listening. */
+export interface Subscription {
   close(): Promise<void>;
 }
 
@@ -22,6 +42,11 @@ export class ClosedError extends Error {
     super(`${what} is closed`);
     this.name = "ClosedError";
   }
+}
+
+/** LISTEN takes an identifier, not a parameter; channels are plain names, quoted. */
+export function listenStatement(channel: string): string {
+  return `LISTEN ${quoteIdent(channel)}`;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

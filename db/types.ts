@@ -29,7 +29,13 @@ export interface AccountRecord {
 export interface AccountStore {
   /** Creates the account; false when it already exists. */
   create(jid: string, credentials: AccountCredentials): Promise<boolean>;
+  /** Read from the database, never from a cache. */
   get(jid: string): Promise<AccountRecord | null>;
+  /**
+   * The credentials a login checks against; null when there is no such account. May be served
+   * from memory, but only while every change to the account, by any writer, is being heard.
+   */
+  credentials(jid: string): Promise<AccountCredentials | null>;
   exists(jid: string): Promise<boolean>;
   /** Replaces the credentials; false when there is no such account. */
   setCredentials(jid: string, credentials: AccountCredentials): Promise<boolean>;

@@ -380,8 +380,7 @@ export class StreamSession implements Session {
       this.#sasl = factory.create({
         secure: this.secure,
         domain,
-        lookup: async (username) =>
-          (await accounts.get(`${username}@${domain}`))?.credentials ?? null,
+        lookup: (username) => accounts.credentials(`${username}@${domain}`),
       });
     }
     const step = await this.#sasl.step(data);
