@@ -147,20 +147,23 @@ export default definePlugin<MessageArchiveOptions>({
       stripStanzaIds(stanza, owner);
       if (!archivable(stanza)) return;
       const stamp = new Date();
-      const sentCopy = from.domain === api.domain && from.local !== "" && from.bare !== owner
-        ? serialize(forwardable(stanza))
-        : null;
+      // Serialised once: the recipient's copy is the sender's with its stanza-id spliced in before
+      // the closing tag, which is what serialising the stamped stanza again would give (a body
+      // means the stanza has a closing tag). One serialisation less per archived message.
+      const sentCopy = serialize(forwardable(stanza));
       const id = newStanzaId(stamp.getTime());
-      stanza.append(x("stanza-id", { xmlns: NS.sid, id, by: owner }));
+      const sid = x("stanza-id", { xmlns: NS.sid, id, by: owner });
+      stanza.append(sid);
+      const close = sentCopy.lastIndexOf("</");
       archive({
         id,
         owner,
         with: from.bare,
         direction: "in",
         stamp,
-        xml: serialize(forwardable(stanza)),
+        xml: sentCopy.slice(0, close) + serialize(sid) + sentCopy.slice(close),
       });
-      if (sentCopy !== null) {
+      if (from.domain === api.domain && from.local !== "" && from.bare !== owner) {
         archive({
           id: newStanzaId(stamp.getTime()),
           owner: from.bare,
