@@ -18,12 +18,15 @@ export class ItemNotFoundError extends Error {
 export interface ArchiveStoreOptions {
   /** most entries in one INSERT; a full queue is written at once. Default 500. */
   batchSize?: number;
+  /** told about `enqueue`d entries whose batch failed */
+  onError?: (err: unknown, entries: readonly ArchiveEntry[]) => void;
 }
 
+/** A queued entry; `enqueue`d ones have no promise and report failures to `onError`. */
 interface Pending {
   entry: ArchiveEntry;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+  resolve?: () => void;
+  reject?: (err: unknown) => void;
 }
 
 interface ArchiveRow {
@@ -88,6 +91,7 @@ const ENTRY_COLUMNS = "x.id, s.owner, x.with_jid, x.direction, x.stamp, x.xml";
 export class SqlArchiveStore implements ArchiveStore {
   readonly #sql: Sql;
   readonly #batchSize: number;
+  readonly #onError: (err: unknown, entries: readonly ArchiveEntry[]) => void;
   #queue: Pending[] = [];
   #inFlight = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -101,17 +105,29 @@ export class SqlArchiveStore implements ArchiveStore {
   constructor(sql: Sql, opts: ArchiveStoreOptions = {}) {
     this.#sql = sql;
     this.#batchSize = Math.max(1, opts.batchSize ?? 500);
+    this.#onError = opts.onError ?? (() => {});
   }
 
   append(entry: ArchiveEntry): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("archive"));
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ entry, resolve, reject });
-      this.#enqueued++;
-      if (this.#inFlight) return; // written as soon as the current batch settles
-      if (this.#queue.length >= this.#batchSize) this.#writeNext();
-      else this.#timer ??= setTimeout(() => this.#writeNext(), 0);
-    });
+    return new Promise<void>((resolve, reject) => this.#push({ entry, resolve, reject }));
+  }
+
+  /**
+   * Queues an entry like `append` without a promise per entry: the hot path archives two entries
+   * per message and never waits for them. A failed batch goes to `onError`.
+   */
+  enqueue(entry: ArchiveEntry): void {
+    if (this.#closed) this.#onError(new ClosedError("archive"), [entry]);
+    else this.#push({ entry });
+  }
+
+  #push(p: Pending): void {
+    this.#queue.push(p);
+    this.#enqueued++;
+    if (this.#inFlight) return; // written as soon as the current batch settles
+    if (this.#queue.length >= this.#batchSize) this.#writeNext();
+    else this.#timer ??= setTimeout(() => this.#writeNext(), 0);
   }
 
   flush(): Promise<void> {
@@ -147,10 +163,15 @@ export class SqlArchiveStore implements ArchiveStore {
       () => {
         this.#batches++;
         this.#entries += batch.length;
-        for (const p of batch) p.resolve();
+        for (const p of batch) p.resolve?.();
       },
       (err) => {
-        for (const p of batch) p.reject(err);
+        const unwatched: ArchiveEntry[] = [];
+        for (const p of batch) {
+          if (p.reject) p.reject(err);
+          else unwatched.push(p.entry);
+        }
+        if (unwatched.length > 0) this.#onError(err, unwatched);
       },
     ).finally(() => {
       this.#inFlight = false;

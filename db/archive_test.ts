@@ -94,6 +94,32 @@ Deno.test("group commit rejects every caller of a failed batch and goes on", asy
   await store.close();
 });
 
+Deno.test("enqueued entries of a failed batch go to onError, appended ones reject", async () => {
+  const sql = fakeSql();
+  const failed: string[][] = [];
+  const store = new SqlArchiveStore(sql, {
+    onError: (err, entries) => {
+      assert.match(String(err), /disk full|closed/);
+      failed.push(entries.map((x) => x.id));
+    },
+  });
+  store.enqueue(e(1));
+  const watched = store.append(e(2));
+  store.enqueue(e(3));
+  (await sql.next()).finish(new Error("disk full"));
+  await assert.rejects(watched, /disk full/);
+  assert.deepEqual(failed, [["m1", "m3"]]);
+  store.enqueue(e(4));
+  const written = sql.next();
+  const flushed = store.flush();
+  (await written).finish();
+  await flushed;
+  assert.deepEqual(store.stats(), { batches: 1, entries: 1 });
+  await store.close();
+  store.enqueue(e(5));
+  assert.deepEqual(failed, [["m1", "m3"], ["m5"]], "a closed store reports instead of queueing");
+});
+
 Deno.test("flush waits for queued and in-flight entries, close refuses new ones", async () => {
   const sql = fakeSql();
   const store = new SqlArchiveStore(sql);

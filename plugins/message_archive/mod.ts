@@ -100,14 +100,8 @@ export default definePlugin<MessageArchiveOptions>({
     api.accountFeature(NS_MAM_EXTENDED);
     api.accountFeature(NS.sid);
 
-    const write = (entry: ArchiveEntry): Promise<void> =>
-      store.append(entry).catch((e) => {
-        log.error("archiving {id} for {owner} failed: {error}", {
-          id: entry.id,
-          owner: entry.owner,
-          error: String(e),
-        });
-      });
+    // Never awaited: a failed batch is logged by the store.
+    const write = (entry: ArchiveEntry): void => store.enqueue(entry);
 
     const inRoster = (owner: string, peer: string): Promise<boolean> =>
       api.db.roster.getItem(owner, peer).then((item) => item !== null);
@@ -118,7 +112,7 @@ export default definePlugin<MessageArchiveOptions>({
       const verdict = cached ? decide(cached, entry.with) : "load";
       if (verdict === "no" && !queued.has(entry.owner)) return;
       if (verdict === "yes" && !queued.has(entry.owner)) {
-        void write(entry);
+        write(entry);
         return;
       }
       const before = queued.get(entry.owner) ?? Promise.resolve();
@@ -127,7 +121,7 @@ export default definePlugin<MessageArchiveOptions>({
         const v = decide(p, entry.with);
         const keep = v === "yes" || (v === "roster" && await inRoster(entry.owner, entry.with));
         // Queue the write (not its commit) before the next entry of this owner is decided.
-        if (keep) void write(entry);
+        if (keep) write(entry);
       }).catch((e) => {
         log.error("archive decision for {owner} failed: {error}", {
           owner: entry.owner,
