@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { SqlArchiveStore } from "./archive.ts";
 import type { Sql } from "./sql.ts";
+import { openPglite } from "./pglite.ts";
+import { migrate, MIGRATIONS } from "./migrations.ts";
 import type { ArchiveEntry } from "./types.ts";
 
 // The group commit's scheduling, seen through a fake Sql whose INSERTs finish when the test says.
@@ -18,7 +20,9 @@ function fakeSql(): Sql & { calls: Call[]; next(): Promise<Call> } {
     query<T>(_text: string, params: unknown[] = []): Promise<T[]> {
       return new Promise<T[]>((resolve, reject) => {
         calls.push({
-          rows: JSON.parse(params[0] as string),
+          // The batch's segments, flattened back to entries in write order.
+          rows: (JSON.parse(params[0] as string) as { ids: string[] }[])
+            .flatMap((seg) => seg.ids.map((id) => ({ id }))),
           finish: (err) => err ? reject(err) : resolve([]),
         });
         wake?.();
@@ -91,6 +95,32 @@ Deno.test("group commit rejects every caller of a failed batch and goes on", asy
   await store.close();
 });
 
+Deno.test("enqueued entries of a failed batch go to onError, appended ones reject", async () => {
+  const sql = fakeSql();
+  const failed: string[][] = [];
+  const store = new SqlArchiveStore(sql, {
+    onError: (err, entries) => {
+      assert.match(String(err), /disk full|closed/);
+      failed.push(entries.map((x) => x.id));
+    },
+  });
+  store.enqueue(e(1));
+  const watched = store.append(e(2));
+  store.enqueue(e(3));
+  (await sql.next()).finish(new Error("disk full"));
+  await assert.rejects(watched, /disk full/);
+  assert.deepEqual(failed, [["m1", "m3"]]);
+  store.enqueue(e(4));
+  const written = sql.next();
+  const flushed = store.flush();
+  (await written).finish();
+  await flushed;
+  assert.deepEqual(store.stats(), { batches: 1, entries: 1 });
+  await store.close();
+  store.enqueue(e(5));
+  assert.deepEqual(failed, [["m1", "m3"], ["m5"]], "a closed store reports instead of queueing");
+});
+
 Deno.test("flush waits for queued and in-flight entries, close refuses new ones", async () => {
   const sql = fakeSql();
   const store = new SqlArchiveStore(sql);
@@ -107,4 +137,49 @@ Deno.test("flush waits for queued and in-flight entries, close refuses new ones"
   const closing = store.close();
   await assert.rejects(store.append(e(2)), /closed/);
   await closing;
+});
+
+Deno.test("migration to segments keeps an existing archive, its order and its ids", async () => {
+  const sql = await openPglite();
+  try {
+    await migrate(sql, () => {}, MIGRATIONS.filter((m) => m.id <= 8));
+    const old = [0, 1, 2].map((i) => ({
+      ...e(i),
+      with: i === 1 ? "v@x" : "w@x",
+      xml: `<m>${i}</m>`,
+    }));
+    for (const o of [...old].reverse()) {
+      // Inserted newest first, with seq saying the real order.
+      await sql.query(
+        `INSERT INTO archive (seq, id, owner, with_jid, direction, stamp, xml)
+         VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7)`,
+        [
+          Number(o.id.slice(1)) + 1,
+          o.id,
+          o.owner,
+          o.with,
+          o.direction,
+          o.stamp.toISOString(),
+          o.xml,
+        ],
+      );
+    }
+    await migrate(sql);
+    const store = new SqlArchiveStore(sql);
+    const page = await store.query({ owner: "o@x", max: 10 });
+    assert.deepEqual(page.items, old);
+    assert.deepEqual(
+      (await store.query({ owner: "o@x", with: "v@x", after: "m0", max: 10 })).items,
+      [old[1]],
+    );
+    // New entries land after the migrated ones.
+    await store.append({ ...e(3), xml: "<m>3</m>" });
+    assert.deepEqual(
+      (await store.query({ owner: "o@x", max: 10 })).items.map((i) => i.id),
+      ["m0", "m1", "m2", "m3"],
+    );
+    await store.close();
+  } finally {
+    await sql.close();
+  }
 });

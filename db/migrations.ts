@@ -163,6 +163,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER accounts_truncated AFTER TRUNCATE ON accounts
         FOR EACH STATEMENT EXECUTE FUNCTION accounts_notify();`,
   },
+  {
+    id: 10,
+    name: "archive_segments",
+    // The archive moves to segments: one row per owner per group commit, entries stored column by
+    // column in arrays (db/archive.ts says why). GIN indexes on ids and peers find a stanza-id or
+    // a conversation without unpacking. The XML is stored uncompressed: pglz on every write cost
+    // more CPU than the disk it saves is worth. Existing rows become one-entry segments in order.
+    sql: `
+      CREATE TABLE archive_segment (
+        owner text NOT NULL,
+        seq bigserial NOT NULL,
+        n integer NOT NULL CHECK (n > 0),
+        first_stamp timestamptz NOT NULL,
+        last_stamp timestamptz NOT NULL,
+        ids text[] NOT NULL,
+        withs text[] NOT NULL,
+        dirs text[] NOT NULL,
+        stamps timestamptz[] NOT NULL,
+        xmls text[] NOT NULL,
+        PRIMARY KEY (owner, seq)
+      );
+      ALTER TABLE archive_segment ALTER COLUMN xmls SET STORAGE EXTERNAL;
+      CREATE INDEX archive_segment_ids ON archive_segment USING gin (ids) WITH (fastupdate = off);
+      CREATE INDEX archive_segment_withs ON archive_segment USING gin (withs) WITH (fastupdate = off);
+      INSERT INTO archive_segment
+          (owner, seq, n, first_stamp, last_stamp, ids, withs, dirs, stamps, xmls)
+        SELECT owner, seq, 1, stamp, stamp, ARRAY[id], ARRAY[with_jid], ARRAY[direction],
+          ARRAY[stamp], ARRAY[xml]
+        FROM archive ORDER BY seq;
+      SELECT setval(pg_get_serial_sequence('archive_segment', 'seq'),
+        (SELECT coalesce(max(seq), 0) + 1 FROM archive_segment), false);
+      DROP TABLE archive;`,
+  },
 ];
 
 /**
@@ -173,7 +206,7 @@ export const USER_TABLES: readonly { table: string; column: string }[] = [
   { table: "roster", column: "owner" },
   { table: "roster_versions", column: "owner" },
   { table: "offline", column: "owner" },
-  { table: "archive", column: "owner" },
+  { table: "archive_segment", column: "owner" },
   { table: "archive_prefs", column: "owner" },
   { table: "vcard", column: "owner" },
   { table: "private_storage", column: "owner" },

@@ -3,6 +3,7 @@
  * (`dataDir`, or in memory). Migrations are applied on open.
  */
 import { SqlAccountStore } from "./accounts.ts";
+import { logger } from "../log/mod.ts";
 import { SqlArchiveStore } from "./archive.ts";
 import { migrate, SERVICE_TABLES, USER_TABLES } from "./migrations.ts";
 import { SqlMucStore } from "./muc.ts";
@@ -63,6 +64,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   return new SqlDatabase(kind, sql, opts.archiveBatchSize);
 }
 
+const log = logger("db");
+
 class SqlDatabase implements Database {
   readonly accounts: SqlAccountStore;
   readonly roster: SqlRosterStore;
@@ -74,7 +77,16 @@ class SqlDatabase implements Database {
   #closing: Promise<void> | undefined;
 
   constructor(readonly kind: Database["kind"], private readonly sql: Sql, batchSize?: number) {
-    this.archive = new SqlArchiveStore(sql, { batchSize });
+    this.archive = new SqlArchiveStore(sql, {
+      batchSize,
+      onError: (err, entries) =>
+        log.error("archiving {count} entries failed (first {id} of {owner}): {error}", {
+          count: entries.length,
+          id: entries[0]?.id,
+          owner: entries[0]?.owner,
+          error: String(err),
+        }),
+    });
     // Entries still queued for a user must be written before the user's archive is cleared.
     this.accounts = new SqlAccountStore(sql, () => this.archive.flush());
     this.roster = new SqlRosterStore(sql);

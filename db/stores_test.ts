@@ -249,15 +249,60 @@ async function contract(t: Deno.TestContext, db: Database): Promise<void> {
     assert.deepEqual(page, { items: [e], complete: true, count: 1, firstIndex: 0 });
   });
 
-  await t.step("archive: a stanza-id is unique per owner, a repeat is ignored", async () => {
+  await t.step("archive: one stanza-id in two owners' archives is two entries", async () => {
     const a = entry("dupa@example.com", 1, { id: "same" });
     const b = entry("dupb@example.com", 1, { id: "same" });
     await Promise.all([db.archive.append(a), db.archive.append(b)]);
-    await db.archive.append({ ...a, xml: "<message>second</message>" });
-    const pa = await db.archive.query({ owner: a.owner, max: 5 });
-    assert.deepEqual(pa.items, [a]);
+    assert.deepEqual((await db.archive.query({ owner: a.owner, max: 5 })).items, [a]);
     assert.deepEqual((await db.archive.query({ owner: b.owner, max: 5 })).items, [b]);
+    const after = await db.archive.query({ owner: a.owner, after: "same", max: 5 });
+    assert.deepEqual(after, { items: [], complete: true, count: 1, firstIndex: 1 });
   });
+
+  await t.step(
+    "archive: a burst for many owners pages like one written entry by entry",
+    async () => {
+      // 300 entries for 3 owners in one batch: segments of at most 128, paged across their joins.
+      const owners = ["seg0@example.com", "seg1@example.com", "seg2@example.com"];
+      const burst = [...Array(300)].map((_, i) => entry(owners[i % 3]!, i, { id: `seg-${i}` }));
+      await Promise.all(burst.map((e) => db.archive.append(e)));
+      await db.archive.append(entry(owners[0]!, 300, { id: "seg-300" }));
+      const mine = [
+        ...burst.filter((e) => e.owner === owners[0]),
+        entry(owners[0]!, 300, {
+          id: "seg-300",
+        }),
+      ];
+      const seen: ArchiveEntry[] = [];
+      let after: string | undefined;
+      for (let guard = 0; guard < 20; guard++) {
+        const page = await db.archive.query({ owner: owners[0]!, after, max: 13 });
+        assert.equal(page.count, 101);
+        assert.equal(page.firstIndex, seen.length);
+        seen.push(...page.items);
+        if (page.complete) break;
+        after = page.items.at(-1)!.id;
+      }
+      assert.deepEqual(seen, mine);
+      const last = await db.archive.query({ owner: owners[0]!, before: "", max: 3 });
+      assert.deepEqual(last.items, mine.slice(-3));
+      assert.equal(last.firstIndex, 98);
+      const back = await db.archive.query({ owner: owners[0]!, before: "seg-3", max: 5 });
+      assert.deepEqual(back.items, mine.slice(0, 1));
+      assert.equal(back.firstIndex, 0);
+      const filtered = await db.archive.query({
+        owner: owners[0]!,
+        with: "x@example.net",
+        after: "seg-150",
+        max: 100,
+      });
+      assert.deepEqual(
+        filtered.items,
+        mine.filter((e, i) => e.with === "x@example.net" && i > 50),
+      );
+      assert.equal(filtered.count, mine.filter((e) => e.with === "x@example.net").length);
+    },
+  );
 
   const mam = "mam@example.com";
   const all = [...Array(25)].map((_, i) => entry(mam, i));

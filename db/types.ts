@@ -150,6 +150,8 @@ export interface ArchiveStore {
    * into one transaction (group commit) so archiving never caps the message rate.
    */
   append(entry: ArchiveEntry): Promise<void>;
+  /** Queues like `append` without waiting; a failed write is reported by the store. */
+  enqueue(entry: ArchiveEntry): void;
   query(q: ArchiveQuery): Promise<ArchivePage>;
   getPrefs(owner: string): Promise<ArchivePrefs>;
   setPrefs(owner: string, prefs: ArchivePrefs): Promise<void>;

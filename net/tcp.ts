@@ -238,7 +238,7 @@ export class TcpTransport implements StreamTransport {
     (this.#out ??= []).push(s);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      setImmediate(() => this.#flush());
     }
   }
 

@@ -100,14 +100,8 @@ export default definePlugin<MessageArchiveOptions>({
     api.accountFeature(NS_MAM_EXTENDED);
     api.accountFeature(NS.sid);
 
-    const write = (entry: ArchiveEntry): Promise<void> =>
-      store.append(entry).catch((e) => {
-        log.error("archiving {id} for {owner} failed: {error}", {
-          id: entry.id,
-          owner: entry.owner,
-          error: String(e),
-        });
-      });
+    // Never awaited: a failed batch is logged by the store.
+    const write = (entry: ArchiveEntry): void => store.enqueue(entry);
 
     const inRoster = (owner: string, peer: string): Promise<boolean> =>
       api.db.roster.getItem(owner, peer).then((item) => item !== null);
@@ -118,7 +112,7 @@ export default definePlugin<MessageArchiveOptions>({
       const verdict = cached ? decide(cached, entry.with) : "load";
       if (verdict === "no" && !queued.has(entry.owner)) return;
       if (verdict === "yes" && !queued.has(entry.owner)) {
-        void write(entry);
+        write(entry);
         return;
       }
       const before = queued.get(entry.owner) ?? Promise.resolve();
@@ -127,7 +121,7 @@ export default definePlugin<MessageArchiveOptions>({
         const v = decide(p, entry.with);
         const keep = v === "yes" || (v === "roster" && await inRoster(entry.owner, entry.with));
         // Queue the write (not its commit) before the next entry of this owner is decided.
-        if (keep) void write(entry);
+        if (keep) write(entry);
       }).catch((e) => {
         log.error("archive decision for {owner} failed: {error}", {
           owner: entry.owner,
@@ -147,20 +141,23 @@ export default definePlugin<MessageArchiveOptions>({
       stripStanzaIds(stanza, owner);
       if (!archivable(stanza)) return;
       const stamp = new Date();
-      const sentCopy = from.domain === api.domain && from.local !== "" && from.bare !== owner
-        ? serialize(forwardable(stanza))
-        : null;
+      // Serialised once: the recipient's copy is the sender's with its stanza-id spliced in before
+      // the closing tag, which is what serialising the stamped stanza again would give (a body
+      // means the stanza has a closing tag). One serialisation less per archived message.
+      const sentCopy = serialize(forwardable(stanza));
       const id = newStanzaId(stamp.getTime());
-      stanza.append(x("stanza-id", { xmlns: NS.sid, id, by: owner }));
+      const sid = x("stanza-id", { xmlns: NS.sid, id, by: owner });
+      stanza.append(sid);
+      const close = sentCopy.lastIndexOf("</");
       archive({
         id,
         owner,
         with: from.bare,
         direction: "in",
         stamp,
-        xml: serialize(forwardable(stanza)),
+        xml: sentCopy.slice(0, close) + serialize(sid) + sentCopy.slice(close),
       });
-      if (sentCopy !== null) {
+      if (from.domain === api.domain && from.local !== "" && from.bare !== owner) {
         archive({
           id: newStanzaId(stamp.getTime()),
           owner: from.bare,

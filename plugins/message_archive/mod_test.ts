@@ -13,6 +13,7 @@ import { parseJid } from "../../jid/mod.ts";
 import { type Element, x } from "../../xml/element.ts";
 import { serialize } from "../../xml/serialize.ts";
 import { NS } from "../../protocol/ns.ts";
+import { forwardable } from "../../protocol/forward.ts";
 
 // One database and core for the whole file (PGlite takes seconds to start); each test uses its own
 // users so their archives never meet.
@@ -192,6 +193,25 @@ Deno.test("message-archive archives the recipient's and the local sender's copie
   const aliceCopy = sent.messages[0]!.getChild("result", NS.mam)!.getChild("forwarded")!
     .getChild("message")!;
   assert.equal(aliceCopy.getChild("stanza-id", NS.sid), undefined, "bob's id stays in bob's copy");
+});
+
+Deno.test("message-archive stores each copy as the serialisation of what its owner saw", async () => {
+  const f = await world();
+  const [alice, bob] = users("alice", "bob");
+  const a = connect(f, alice);
+  const delivered = accept(f, a.jid.full, `${bob}@${DOMAIN}`, `a < b & "c" 'd' \u00e9`, [
+    x("thread", {}, "t&1"),
+  ]);
+  // Decisions wait for each owner's preferences to load; a query through the plugin waits too.
+  const b = connect(f, bob);
+  await iq(f, a, "set", mamQuery());
+  await iq(f, b, "set", mamQuery());
+  const [inCopy] = (await f.db.archive.query({ owner: `${bob}@${DOMAIN}`, max: 5 })).items;
+  assert.equal(inCopy!.xml, serialize(forwardable(delivered)));
+  const [outCopy] = (await f.db.archive.query({ owner: `${alice}@${DOMAIN}`, max: 5 })).items;
+  const unstamped = forwardable(delivered);
+  unstamped.remove(unstamped.getChild("stanza-id", NS.sid)!);
+  assert.equal(outCopy!.xml, serialize(unstamped));
 });
 
 Deno.test("message-archive does not keep a remote sender's copy nor unarchivable messages", async () => {
