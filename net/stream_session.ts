@@ -29,6 +29,7 @@ import {
 import type { Session, TransportKind } from "../router/session.ts";
 import type { Core } from "../server/core.ts";
 import { logger } from "../log/mod.ts";
+import { type Host, stopGuest, SystemPool } from "../actors/system_pool.ts";
 import type { StreamTransport } from "./transport.ts";
 
 const log = logger("c2s");
@@ -49,8 +50,10 @@ export interface StreamSessionOptions {
   throttleExempt: boolean;
 }
 
-/** The session behind each connection actor, by the actor's system (one system per actor). */
-const sessionsBySystem = new WeakMap<object, StreamSession>();
+/** The session behind each connection actor (invoked actors look up their parent's). */
+const sessionsByActor = new WeakMap<object, StreamSession>();
+/** Connection actors share XState systems, as user actors do: a system per actor cost ~2.3 KB. */
+const systems = new SystemPool(64);
 
 let counter = 0;
 function newStreamId(): string {
@@ -77,6 +80,7 @@ export class StreamSession implements Session {
   readonly #opts: StreamSessionOptions;
   readonly #actor: Actor<typeof connectionMachine>;
   #sasl: SaslSession | null = null;
+  #host: Host | null = null;
   #established = false;
   #ended = false;
   #held: FrameEvent[] = [];
@@ -88,9 +92,8 @@ export class StreamSession implements Session {
    * session through the actor system it runs in.
    */
   static #machine = (() => {
-    const on =
-      <P>(fn: (s: StreamSession, p: P) => void) => ({ system }: { system: unknown }, p: P) =>
-        fn(StreamSession.#of(system), p);
+    const on = <P>(fn: (s: StreamSession, p: P) => void) => ({ self }: { self: unknown }, p: P) =>
+      fn(StreamSession.#of(self), p);
     return connectionMachine.provide({
       actions: {
         sendHeader: on((s) => s.#sendHeader()),
@@ -170,19 +173,19 @@ export class StreamSession implements Session {
         }),
       },
       actors: {
-        saslStep: fromPromise(({ input, system }) =>
-          StreamSession.#of(system).#saslStep(input.mechanism, input.data)
+        saslStep: fromPromise(({ input, self }) =>
+          StreamSession.#of(self._parent).#saslStep(input.mechanism, input.data)
         ),
-        bindResource: fromPromise(({ input, system }) => {
-          const s = StreamSession.#of(system);
+        bindResource: fromPromise(({ input, self }) => {
+          const s = StreamSession.#of(self._parent);
           return s.#opts.binder.bind(s, input.username, input.resource);
         }),
       },
     });
   })();
 
-  static #of(system: unknown): StreamSession {
-    const s = sessionsBySystem.get(system as object);
+  static #of(actor: unknown): StreamSession {
+    const s = sessionsByActor.get(actor as object);
     if (!s) throw new Error("no stream session for this actor");
     return s;
   }
@@ -195,9 +198,12 @@ export class StreamSession implements Session {
     this.remoteAddress = opts.transport.remoteAddress;
     const cfg = opts.core.config;
     const actorId = `c2s:${this.id}`;
+    const inspect = this.#core.actors.inspectorFor(actorId);
+    this.#host = inspect ? null : systems.acquire();
     this.#actor = createActor(StreamSession.#machine, {
       systemId: actorId,
-      inspect: this.#core.actors.inspectorFor(actorId),
+      inspect,
+      parent: this.#host?.ref,
       input: {
         streamId: this.id,
         domain: cfg.domain,
@@ -216,11 +222,20 @@ export class StreamSession implements Session {
         if (this.#held.length && !this.#busy()) this.#releaseHeld();
         if (snap.status === "done" && !this.#ended) this.#end();
       },
-      error: (e) => log.error("connection actor failed: {e}", { e: String(e) }),
+      error: (e) => {
+        log.error("connection actor failed: {e}", { e: String(e) });
+        this.#releaseHost();
+      },
     });
-    sessionsBySystem.set(this.#actor.system, this);
+    sessionsByActor.set(this.#actor, this);
     this.#core.actors.add(actorId, this.#actor, { transport: this.transport });
     this.#actor.start();
+  }
+
+  /** Gives the actor's slot in a shared system back; once, whichever way the actor ended. */
+  #releaseHost(): void {
+    if (this.#host) systems.release(this.#host);
+    this.#host = null;
   }
 
   get secure(): boolean {
@@ -450,7 +465,8 @@ export class StreamSession implements Session {
       this.#opts.binder.unbind(this);
       void this.#core.hooks.fire("session/closed", { session: this });
     }
-    if (this.#actor.getSnapshot().status === "active") this.#actor.stop();
+    if (this.#actor.getSnapshot().status === "active") stopGuest(this.#actor);
+    this.#releaseHost();
     this.#io.close();
   }
 }
