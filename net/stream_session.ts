@@ -25,6 +25,7 @@ import {
   type BindOutput,
   classifyElement,
   connectionMachine,
+  type MechanismOffer,
 } from "../actors/connection_machine.ts";
 import type { Session, TransportKind } from "../router/session.ts";
 import type { Core } from "../server/core.ts";
@@ -54,6 +55,29 @@ export interface StreamSessionOptions {
 const sessionsByActor = new WeakMap<object, StreamSession>();
 /** Connection actors share XState systems, as user actors do: a system per actor cost ~2.3 KB. */
 const systems = new SystemPool(64);
+
+// What every connection actor of a server is told about SASL and pre-auth iqs is the same: built
+// once and shared (frozen), not copied into each idle session (~300 bytes each).
+const offers = new WeakMap<SaslMechanismFactory[], MechanismOffer[]>();
+function offersOf(mechanisms: SaslMechanismFactory[]): MechanismOffer[] {
+  let o = offers.get(mechanisms);
+  if (!o) {
+    o = Object.freeze(
+      mechanisms.map((m) => Object.freeze({ name: m.name, requiresTls: m.requiresTls })),
+    ) as MechanismOffer[];
+    offers.set(mechanisms, o);
+  }
+  return o;
+}
+const preAuth = new WeakMap<Core, { size: number; namespaces: string[] }>();
+function preAuthNamespacesOf(core: Core): string[] {
+  const cached = preAuth.get(core);
+  // Handlers are registered at start-up; a change in count means one was added since.
+  if (cached && cached.size === core.preAuthIq.size) return cached.namespaces;
+  const namespaces = Object.freeze([...core.preAuthIq.keys()]) as string[];
+  preAuth.set(core, { size: core.preAuthIq.size, namespaces });
+  return namespaces;
+}
 
 let counter = 0;
 function newStreamId(): string {
@@ -210,8 +234,8 @@ export class StreamSession implements Session {
         secure: this.#io.secure,
         tlsAvailable: this.#io.canStartTls,
         requireEncryption: cfg.c2s.require_encryption,
-        mechanisms: opts.mechanisms.map((m) => ({ name: m.name, requiresTls: m.requiresTls })),
-        preAuthIqNamespaces: [...this.#core.preAuthIq.keys()],
+        mechanisms: offersOf(opts.mechanisms),
+        preAuthIqNamespaces: preAuthNamespacesOf(this.#core),
         openTimeoutMs: cfg.c2s.stream_open_timeout_seconds * 1000,
         negotiationTimeoutMs: cfg.c2s.auth_timeout_seconds * 1000,
         maxSaslFailures: 5,
