@@ -173,32 +173,37 @@ Deno.test("account store's credential cache hears every writer on PGlite", async
 
 const url = Deno.env.get("DATABASE_URL");
 
+/** Two connections (two "processes") to a fresh schema, dropped afterwards. */
+async function withTwoConnections(
+  fn: (a: Sql, b: Sql, schema: string) => Promise<void>,
+): Promise<void> {
+  const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const a = await openPostgres({ url: url!, schema, max: 2 });
+  const b = await openPostgres({ url: url!, schema, max: 2 });
+  try {
+    await fn(a, b, schema);
+  } finally {
+    await a.close();
+    await b.close();
+    await dropSchema(url!, schema);
+  }
+}
+
 Deno.test({
   name: "account store's credential cache hears every writer on PostgreSQL (DATABASE_URL)",
   ignore: !url,
-  async fn() {
-    const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-    const a = await openPostgres({ url: url!, schema, max: 2 });
-    const b = await openPostgres({ url: url!, schema, max: 2 });
-    try {
+  fn: () =>
+    withTwoConnections(async (a, b) => {
       await migrate(a);
       await contract(new SqlAccountStore(a), new SqlAccountStore(b), b);
-    } finally {
-      await a.close();
-      await b.close();
-      await dropSchema(url!, schema);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "credential cache serves no hits while its LISTEN connection is lost (PostgreSQL)",
   ignore: !url,
-  async fn() {
-    const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-    const a = await openPostgres({ url: url!, schema, max: 2 });
-    const b = await openPostgres({ url: url!, schema, max: 2 });
-    try {
+  fn: () =>
+    withTwoConnections(async (a, b, schema) => {
       await migrate(a);
       const reader = new SqlAccountStore(a);
       const writer = new SqlAccountStore(b);
@@ -226,10 +231,5 @@ Deno.test({
       await writer.setCredentials("a@x", creds("3"));
       await waitFor("notices after the reconnect", () => !reader.cache.has("a@x"));
       assert.deepEqual(await reader.credentials("a@x"), creds("3"));
-    } finally {
-      await a.close();
-      await b.close();
-      await dropSchema(url!, schema);
-    }
-  },
+    }),
 });

@@ -4,19 +4,7 @@
  * the kind and edge of its first strong retainer, so "what holds this" is visible. Only self
  * sizes: the rows add up to the heap difference.
  */
-interface Snapshot {
-  snapshot: {
-    meta: {
-      node_fields: string[];
-      node_types: [string[], ...unknown[]];
-      edge_fields: string[];
-      edge_types: [string[], ...unknown[]];
-    };
-  };
-  nodes: number[];
-  edges: number[];
-  strings: string[];
-}
+import { readSnapshot } from "./snapshot.ts";
 
 export interface KindDiff {
   key: string;
@@ -25,15 +13,9 @@ export interface KindDiff {
 }
 
 function tally(path: string): Map<string, { bytes: number; count: number }> {
-  const s = JSON.parse(Deno.readTextFileSync(path)) as Snapshot;
-  const { node_fields: nf, node_types, edge_fields: ef, edge_types } = s.snapshot.meta;
-  const types = node_types[0], etypes = edge_types[0];
-  const nw = nf.length, ew = ef.length;
-  const iType = nf.indexOf("type"), iName = nf.indexOf("name"), iSize = nf.indexOf("self_size");
-  const iEdges = nf.indexOf("edge_count");
-  const eType = ef.indexOf("type"),
-    eName = ef.indexOf("name_or_index"),
-    eTo = ef.indexOf("to_node");
+  const { s, types, etypes, nw, ew, iType, iName, iSize, iEdges, eType, eName, eTo } = readSnapshot(
+    path,
+  );
   const n = s.nodes.length / nw;
   const kind = (i: number) => {
     const type = types[s.nodes[i * nw + iType]!]!;

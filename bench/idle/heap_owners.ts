@@ -6,19 +6,7 @@
  *
  *   deno run -A bench/idle/heap_owners.ts base.heapsnapshot after.heapsnapshot SESSIONS [Owner ...]
  */
-interface Snapshot {
-  snapshot: {
-    meta: {
-      node_fields: string[];
-      node_types: [string[], ...unknown[]];
-      edge_fields: string[];
-      edge_types: [string[], ...unknown[]];
-    };
-  };
-  nodes: number[];
-  edges: number[];
-  strings: string[];
-}
+import { readSnapshot } from "./snapshot.ts";
 
 export const DEFAULT_OWNERS = [
   "StreamSession",
@@ -39,13 +27,9 @@ export const DEFAULT_OWNERS = [
  * edge instead (e.g. `detail = "Actor user"`).
  */
 export function owners(path: string, ownerNames: string[], detail?: string): Map<string, number> {
-  const s = JSON.parse(Deno.readTextFileSync(path)) as Snapshot;
-  const { node_fields: nf, node_types, edge_fields: ef, edge_types } = s.snapshot.meta;
-  const types = node_types[0], etypes = edge_types[0];
-  const nw = nf.length, ew = ef.length;
-  const iType = nf.indexOf("type"), iName = nf.indexOf("name"), iSize = nf.indexOf("self_size");
-  const iEdges = nf.indexOf("edge_count");
-  const eType = ef.indexOf("type"), eTo = ef.indexOf("to_node");
+  const { s, types, etypes, nw, ew, iType, iName, iSize, iEdges, eType, eName, eTo } = readSnapshot(
+    path,
+  );
   const n = s.nodes.length / nw;
   const firstEdge = new Uint32Array(n + 1);
   for (let i = 0, e = 0; i < n; i++) {
@@ -115,7 +99,6 @@ export function owners(path: string, ownerNames: string[], detail?: string): Map
     }
   }
   const ownerSet = new Set(ownerNames);
-  const eName = ef.indexOf("name_or_index");
   const property = etypes.indexOf("property");
   // Actors are told apart by their systemId's kind (`c2s:...` -> "Actor c2s").
   const systemKind = (i: number) => {
