@@ -73,10 +73,10 @@ export function createMetrics(core: Core, startedAt: number): Metrics {
   });
   new Gauge({
     name: "parley_users_online",
-    help: "Users with at least one available resource (user actor in state online)",
+    help: "Users with at least one available resource (user actor online, or at rest while live)",
     registers,
     collect() {
-      let n = 0;
+      let n = users()?.resting ?? 0;
       for (const e of core.actors.list("user")) {
         if (stateOf((e.ref.getSnapshot() as { value?: unknown }).value).startsWith("online")) n++;
       }

@@ -17,6 +17,7 @@ import {
   type LiveAction,
   liveDecision,
   type StoreOutput,
+  type UserContext,
   userMachine,
 } from "../../actors/user_machine.ts";
 import type { OfflineService } from "../msgoffline/mod.ts";
@@ -43,6 +44,14 @@ export interface UserCounters {
 
 export class UserManager {
   readonly #actors = new Map<string, Actor<typeof userMachine>>();
+  /**
+   * Online users at rest: their actor was stopped in `online.live` with nothing held, and this is
+   * its context. An idle online user keeps ~100 bytes here instead of a ~2.6 KB actor; the next
+   * event for the user restores the actor in the same state, and live messages are decided from
+   * this context directly (the same `liveDecision` the running actor's fast path uses). Not used
+   * while the inspector watches, so every user it could show stays an actor.
+   */
+  readonly #resting = new Map<string, UserContext>();
   readonly #envelopes = new WeakMap<Element, Envelope>();
   readonly #known = new Set<string>();
   /** users known to have nothing stored offline (bounded; forgetting only costs a query) */
@@ -58,8 +67,14 @@ export class UserManager {
     readonly idleTimeoutMs: number,
   ) {}
 
+  /** users with an actor or at rest (online, idle) */
   get size(): number {
-    return this.#actors.size;
+    return this.#actors.size + this.#resting.size;
+  }
+
+  /** online users at rest, without a running actor (for tests and metrics) */
+  get resting(): number {
+    return this.#resting.size;
   }
 
   #offline(): OfflineService | null {
@@ -68,7 +83,7 @@ export class UserManager {
 
   /** Whether a local account exists; positive answers are cached (accounts are rarely deleted). */
   async exists(bare: string): Promise<boolean> {
-    if (this.#known.has(bare) || this.#actors.has(bare)) return true;
+    if (this.#known.has(bare) || this.#actors.has(bare) || this.#resting.has(bare)) return true;
     const yes = await this.core.db.accounts.exists(bare);
     if (yes) this.#known.add(bare);
     return yes;
@@ -114,6 +129,8 @@ export class UserManager {
     const existing = this.#actors.get(bare);
     if (existing && existing.getSnapshot().status === "active") return existing;
     const actorId = `user:${bare}`;
+    const rested = this.#resting.get(bare);
+    this.#resting.delete(bare);
     // Inspection attaches to a system's root: an inspected actor keeps a system of its own.
     const inspect = this.core.actors.inspectorFor(actorId);
     let host: Host | null = inspect ? null : this.#systems.acquire();
@@ -121,6 +138,10 @@ export class UserManager {
       systemId: actorId,
       inspect,
       parent: host?.ref,
+      // A user at rest comes back exactly where it stopped (no entry actions run again).
+      snapshot: rested
+        ? this.#machine.resolveState({ value: { online: "live" }, context: rested })
+        : undefined,
       input: {
         jid: bare,
         offline: this.#offline()?.strategy ?? null,
@@ -132,6 +153,7 @@ export class UserManager {
       host = null;
     };
     ref.subscribe({
+      next: () => this.#restLater(bare, ref),
       complete: () => {
         ended();
         if (this.#actors.get(bare) === ref) this.#actors.delete(bare);
@@ -148,10 +170,31 @@ export class UserManager {
     return ref;
   }
 
+  readonly #restQueue = new Set<string>();
+
+  /** After the actor's current step, puts it to rest if it has nothing to do (see #resting). */
+  #restLater(bare: string, ref: Actor<typeof userMachine>): void {
+    if (this.core.actors.inspecting || this.#restQueue.has(bare)) return;
+    this.#restQueue.add(bare);
+    queueMicrotask(() => {
+      this.#restQueue.delete(bare);
+      if (this.#actors.get(bare) !== ref || this.core.actors.inspecting) return;
+      const snap = ref.getSnapshot();
+      if (snap.status !== "active" || !snap.matches({ online: "live" })) return;
+      if (snap.context.held.length > 0 || snap.context.pending.length > 0) return;
+      this.#resting.set(bare, snap.context);
+      this.#actors.delete(bare);
+      this.core.actors.remove(`user:${bare}`);
+      stopGuest(ref);
+    });
+  }
+
   /** A message for a local user (bare or full JID): the user's actor decides what happens. */
   message(ev: StanzaEvent): boolean | Promise<boolean> {
     const bare = ev.to.bare;
-    if (this.#actors.has(bare) || this.#known.has(bare)) return this.#dispatch(ev);
+    if (this.#actors.has(bare) || this.#resting.has(bare) || this.#known.has(bare)) {
+      return this.#dispatch(ev);
+    }
     return this.exists(bare).then((yes) => {
       if (!yes) throw new StanzaError("service-unavailable");
       return this.#dispatch(ev);
@@ -169,6 +212,11 @@ export class UserManager {
       resource: ev.to.resource === "" ? null : ev.to.resource,
       storable: isStorable(stanza),
     };
+    const rested = this.#resting.get(bare);
+    if (rested && !this.core.actors.inspecting) {
+      this.#runLive(bare, liveDecision(rested, message), message);
+      return true;
+    }
     const actor = this.actor(bare);
     // Hot path: a live user's decision needs no event, only a guard on the current state
     // (liveDecision mirrors the live state's transitions). With the inspector attached every
@@ -242,12 +290,14 @@ export class UserManager {
   sessionClosed(session: Session): void {
     const jid = session.jid;
     if (!jid) return;
-    this.#actors.get(jid.bare)?.send({ type: "SESSION_CLOSED", resource: jid.resource });
+    if (!this.#actors.has(jid.bare) && !this.#resting.has(jid.bare)) return;
+    this.actor(jid.bare).send({ type: "SESSION_CLOSED", resource: jid.resource });
   }
 
   stopAll(): void {
     for (const a of [...this.#actors.values()]) stopGuest(a);
     this.#actors.clear();
+    this.#resting.clear();
   }
 
   /** XState systems the user actors live in (for tests). */
