@@ -14,7 +14,14 @@
  * {@link stopGuest}. Inspection attaches to a system's root, so an inspected actor should be
  * created as a root of its own, as before.
  */
-import { type AnyActorRef, createActor, fromCallback } from "xstate";
+import {
+  type Actor,
+  type ActorOptions,
+  type AnyActorLogic,
+  type AnyActorRef,
+  createActor,
+  fromCallback,
+} from "xstate";
 
 const hostLogic = fromCallback(() => {});
 
@@ -48,6 +55,24 @@ export class SystemPool {
     }
     if (++host.guests >= this.capacity) this.#open.delete(host);
     return host;
+  }
+
+  /**
+   * Creates an actor in a shared system, or as a root of its own when `options.inspect` is set
+   * (inspection attaches to a system's root). Call `release` when the actor has ended, whichever
+   * way; calls after the first do nothing.
+   */
+  guest<T extends AnyActorLogic>(
+    logic: T,
+    options: ActorOptions<T>,
+  ): { actor: Actor<T>; release: () => void } {
+    let host: Host | null = options.inspect ? null : this.acquire();
+    const actor = createActor(logic, { ...options, parent: host?.ref });
+    const release = () => {
+      if (host) this.release(host);
+      host = null;
+    };
+    return { actor, release };
   }
 
   /** A guest of `host` has ended (call once per acquire). */

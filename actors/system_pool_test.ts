@@ -89,3 +89,24 @@ Deno.test("stopGuest stops a guest, cancels its delayed events and completes its
   assert.deepEqual(Object.keys(guest.system.getSnapshot()._scheduledEvents), []);
   pool.release(host);
 });
+
+Deno.test("guest joins a shared system unless inspected, and releases its place once", () => {
+  const pool = new SystemPool(8);
+  const a = pool.guest(guestMachine, { systemId: "g:a" });
+  const b = pool.guest(guestMachine, { systemId: "g:b" });
+  assert.equal(a.actor.system, b.actor.system);
+  assert.equal(pool.hosts, 1);
+  const inspected = pool.guest(guestMachine, { inspect: () => {} });
+  assert.equal(inspected.actor._parent, undefined, "an inspected actor is a root of its own");
+  assert.equal(pool.hosts, 1);
+  for (const g of [a, b, inspected]) {
+    g.actor.start();
+    stopGuest(g.actor);
+  }
+  a.release();
+  a.release();
+  assert.equal(pool.hosts, 1, "a second release of the same guest changes nothing");
+  b.release();
+  inspected.release();
+  assert.equal(pool.hosts, 0);
+});

@@ -7,7 +7,7 @@
  * the previous one; frames that arrive while the machine waits on SASL, binding or TLS are held
  * and replayed, never dropped.
  */
-import { type Actor, createActor, fromPromise } from "xstate";
+import { type Actor, fromPromise } from "xstate";
 import { Element, x } from "../xml/element.ts";
 import type { FrameEvent } from "../xml/framer.ts";
 import { type JID, tryParseJid } from "../jid/mod.ts";
@@ -30,7 +30,7 @@ import {
 import type { Session, TransportKind } from "../router/session.ts";
 import type { Core } from "../server/core.ts";
 import { logger } from "../log/mod.ts";
-import { type Host, stopGuest, SystemPool } from "../actors/system_pool.ts";
+import { stopGuest, SystemPool } from "../actors/system_pool.ts";
 import type { StreamTransport } from "./transport.ts";
 
 const log = logger("c2s");
@@ -104,7 +104,8 @@ export class StreamSession implements Session {
   readonly #opts: StreamSessionOptions;
   readonly #actor: Actor<typeof connectionMachine>;
   #sasl: SaslSession | null = null;
-  #host: Host | null = null;
+  /** gives the actor's place in a shared system back (once, whichever way the actor ended) */
+  readonly #releaseHost: () => void;
   #established = false;
   #ended = false;
   #held: FrameEvent[] = [];
@@ -222,12 +223,9 @@ export class StreamSession implements Session {
     this.remoteAddress = opts.transport.remoteAddress;
     const cfg = opts.core.config;
     const actorId = `c2s:${this.id}`;
-    const inspect = this.#core.actors.inspectorFor(actorId);
-    this.#host = inspect ? null : systems.acquire();
-    this.#actor = createActor(StreamSession.#machine, {
+    const { actor, release } = systems.guest(StreamSession.#machine, {
       systemId: actorId,
-      inspect,
-      parent: this.#host?.ref,
+      inspect: this.#core.actors.inspectorFor(actorId),
       input: {
         streamId: this.id,
         domain: cfg.domain,
@@ -241,6 +239,8 @@ export class StreamSession implements Session {
         maxSaslFailures: 5,
       },
     });
+    this.#actor = actor;
+    this.#releaseHost = release;
     this.#actor.subscribe({
       next: (snap) => {
         if (this.#held.length && !this.#busy()) this.#releaseHeld();
@@ -254,12 +254,6 @@ export class StreamSession implements Session {
     sessionsByActor.set(this.#actor, this);
     this.#core.actors.add(actorId, this.#actor, { transport: this.transport });
     this.#actor.start();
-  }
-
-  /** Gives the actor's slot in a shared system back; once, whichever way the actor ended. */
-  #releaseHost(): void {
-    if (this.#host) systems.release(this.#host);
-    this.#host = null;
   }
 
   get secure(): boolean {

@@ -3,7 +3,7 @@
  * arrives, stopped by their machine when idle. This file is the adapter that carries out the
  * machine's decisions: writing to sessions, bouncing, and the offline store (msgoffline).
  */
-import { type Actor, createActor, fromPromise } from "xstate";
+import { type Actor, fromPromise } from "xstate";
 import type { Element } from "../../xml/element.ts";
 import { serialize } from "../../xml/serialize.ts";
 import type { JID } from "../../jid/mod.ts";
@@ -22,7 +22,7 @@ import {
 } from "../../actors/user_machine.ts";
 import type { OfflineService } from "../msgoffline/mod.ts";
 import { logger } from "../../log/mod.ts";
-import { type Host, stopGuest, SystemPool } from "../../actors/system_pool.ts";
+import { stopGuest, SystemPool } from "../../actors/system_pool.ts";
 import { deliverable, highestPriority } from "./delivery.ts";
 import type { SessionRegistry } from "./sessions.ts";
 
@@ -83,10 +83,15 @@ export class UserManager {
 
   /** Whether a local account exists; positive answers are cached (accounts are rarely deleted). */
   async exists(bare: string): Promise<boolean> {
-    if (this.#known.has(bare) || this.#actors.has(bare) || this.#resting.has(bare)) return true;
+    if (this.#knownNow(bare)) return true;
     const yes = await this.core.db.accounts.exists(bare);
     if (yes) this.#known.add(bare);
     return yes;
+  }
+
+  /** Known to exist without asking the database: cached, or with an actor or at rest. */
+  #knownNow(bare: string): boolean {
+    return this.#known.has(bare) || this.#actors.has(bare) || this.#resting.has(bare);
   }
 
   forget(bare: string): void {
@@ -131,13 +136,9 @@ export class UserManager {
     const actorId = `user:${bare}`;
     const rested = this.#resting.get(bare);
     this.#resting.delete(bare);
-    // Inspection attaches to a system's root: an inspected actor keeps a system of its own.
-    const inspect = this.core.actors.inspectorFor(actorId);
-    let host: Host | null = inspect ? null : this.#systems.acquire();
-    const ref = createActor(this.#machine, {
+    const { actor: ref, release } = this.#systems.guest(this.#machine, {
       systemId: actorId,
-      inspect,
-      parent: host?.ref,
+      inspect: this.core.actors.inspectorFor(actorId),
       // A user at rest comes back exactly where it stopped (no entry actions run again).
       snapshot: rested
         ? this.#machine.resolveState({ value: { online: "live" }, context: rested })
@@ -148,19 +149,15 @@ export class UserManager {
         idleTimeoutMs: this.idleTimeoutMs,
       },
     });
-    const ended = () => {
-      if (host) this.#systems.release(host);
-      host = null;
-    };
     ref.subscribe({
       next: () => this.#restLater(bare, ref),
       complete: () => {
-        ended();
+        release();
         if (this.#actors.get(bare) === ref) this.#actors.delete(bare);
         this.core.actors.remove(actorId);
       },
       error: (e) => {
-        ended();
+        release();
         log.error("user actor {user} failed: {e}", { user: bare, e: String(e) });
       },
     });
@@ -192,9 +189,7 @@ export class UserManager {
   /** A message for a local user (bare or full JID): the user's actor decides what happens. */
   message(ev: StanzaEvent): boolean | Promise<boolean> {
     const bare = ev.to.bare;
-    if (this.#actors.has(bare) || this.#resting.has(bare) || this.#known.has(bare)) {
-      return this.#dispatch(ev);
-    }
+    if (this.#knownNow(bare)) return this.#dispatch(ev);
     return this.exists(bare).then((yes) => {
       if (!yes) throw new StanzaError("service-unavailable");
       return this.#dispatch(ev);
