@@ -131,6 +131,17 @@ if r.get("ok") and 0 < ms < min_s * 1000 and m < cap:
 PY
 }
 
+# One scenario against one target; results in $TMP/results/<target>--<scenario>.{json,txt}.
+run_load() { # target port pid scenario limit duration extra-args...
+  local target=$1 port=$2 pid=$3 s=$4 limit=$5 d=$6
+  shift 6
+  timeout "$limit" deno run -A bench/load.ts --scenario "$s" --host 127.0.0.1 \
+    --port "$port" --domain "$DOMAIN" --duration "$d" --pid "$pid" "$@" \
+    --json "$TMP/results/$target--$s.json" >"$TMP/results/$target--$s.txt" 2>&1 ||
+    log "$target/$s: check failed or error (see summary)"
+  grep -E '^== |PerSec|p99|kibPerSession|lost|error:|cpuMs' "$TMP/results/$target--$s.txt" | head -8 >&2
+}
+
 rerun_throughput() { # target port pid limit duration
   local target=$1 port=$2 pid=$3 limit=$4 d=$5 m
   m=$(longer_messages "$TMP/results/$target--throughput.json")
@@ -138,12 +149,8 @@ rerun_throughput() { # target port pid limit duration
   [ "$(left)" -lt 30 ] && return 0
   mv "$TMP/results/$target--throughput.json" "$TMP/results/$target--throughput-short.json"
   log "$target: throughput again with $m messages per pair (the first run was under ${TP_MIN_S}s)"
-  timeout "$limit" deno run -A bench/load.ts --scenario throughput --host 127.0.0.1 \
-    --port "$port" --domain "$DOMAIN" --duration "$d" --pid "$pid" \
-    --pairs "$TP_PAIRS" --window "$TP_WINDOW" --messages "$m" \
-    --json "$TMP/results/$target--throughput.json" >"$TMP/results/$target--throughput.txt" 2>&1 ||
-    log "$target/throughput: check failed or error (see summary)"
-  grep -E 'PerSec|p99|lost|error:' "$TMP/results/$target--throughput.txt" | head -4 >&2
+  run_load "$target" "$port" "$pid" throughput "$limit" "$d" \
+    --pairs "$TP_PAIRS" --window "$TP_WINDOW" --messages "$m"
 }
 
 run_scenarios() { # target port pid scenario...
@@ -167,11 +174,7 @@ run_scenarios() { # target port pid scenario...
     [ "$s" = idle ] && limit=$((limit + 2 * IDLE_SETTLE_S))
     log "$target: $s"
     # shellcheck disable=SC2086
-    timeout $limit deno run -A bench/load.ts --scenario "$s" --host 127.0.0.1 \
-      --port "$port" --domain "$DOMAIN" --duration "$d" --pid "$pid" $extra \
-      --json "$TMP/results/$target--$s.json" >"$TMP/results/$target--$s.txt" 2>&1 ||
-      log "$target/$s: check failed or error (see summary)"
-    grep -E '^== |PerSec|p99|kibPerSession|lost|error:|cpuMs' "$TMP/results/$target--$s.txt" | head -8 >&2
+    run_load "$target" "$port" "$pid" "$s" "$limit" "$d" $extra
     if [ "$s" = throughput ]; then rerun_throughput "$target" "$port" "$pid" "$limit" "$d"; fi
   done
 }
