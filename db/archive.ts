@@ -360,7 +360,7 @@ interface SegmentRow {
 }
 
 /** Groups a batch into segments: per owner, in queue order, at most `SEGMENT_MAX` entries each. */
-export function segments(batch: readonly { entry: ArchiveEntry }[]): SegmentRow[] {
+function segments(batch: readonly { entry: ArchiveEntry }[]): SegmentRow[] {
   const byOwner = new Map<string, ArchiveEntry[]>();
   for (const { entry } of batch) {
     const list = byOwner.get(entry.owner);

@@ -100,19 +100,19 @@ export default definePlugin<MessageArchiveOptions>({
     api.accountFeature(NS_MAM_EXTENDED);
     api.accountFeature(NS.sid);
 
-    // Never awaited: a failed batch is logged by the store.
-    const write = (entry: ArchiveEntry): void => store.enqueue(entry);
-
     const inRoster = (owner: string, peer: string): Promise<boolean> =>
       api.db.roster.getItem(owner, peer).then((item) => item !== null);
 
-    /** Decides for one owner's copy and appends it, keeping the owner's archive in order. */
+    /**
+     * Decides for one owner's copy and queues it, keeping the owner's archive in order. Writes are
+     * never awaited (`enqueue`): a failed batch is logged by the store.
+     */
     const archive = (entry: ArchiveEntry): void => {
       const cached = prefs.peek(entry.owner);
       const verdict = cached ? decide(cached, entry.with) : "load";
       if (verdict === "no" && !queued.has(entry.owner)) return;
       if (verdict === "yes" && !queued.has(entry.owner)) {
-        write(entry);
+        store.enqueue(entry);
         return;
       }
       const before = queued.get(entry.owner) ?? Promise.resolve();
@@ -121,7 +121,7 @@ export default definePlugin<MessageArchiveOptions>({
         const v = decide(p, entry.with);
         const keep = v === "yes" || (v === "roster" && await inRoster(entry.owner, entry.with));
         // Queue the write (not its commit) before the next entry of this owner is decided.
-        if (keep) write(entry);
+        if (keep) store.enqueue(entry);
       }).catch((e) => {
         log.error("archive decision for {owner} failed: {error}", {
           owner: entry.owner,
