@@ -33,6 +33,8 @@ const HELP = `usage: deno task bench:load --scenario NAME --port N --domain D [o
   --warmup       idle: sessions opened and kept before the base RSS is taken (default 200)
   --settle       idle: ms of RSS readings on each side, the minimum used (default 40000)
   --sample-interval  idle: ms between RSS readings (default 1000)
+  --warm-logins  login: untimed login passes over the same accounts before the timed one
+                 (default 1; 0 = every timed login is the account's first)
   --timeout      per-step timeout in ms (default 30000)
 `;
 
@@ -79,6 +81,7 @@ function parse(args: string[]): Options {
     "warmup",
     "sample-interval",
     "timeout",
+    "warm-logins",
   ]);
   for (const k of m.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}`);
   const int = (k: string, d: number, min = 1, max = 10_000_000) => {
@@ -126,6 +129,7 @@ function parse(args: string[]): Options {
     settleMs: int("settle", 40_000, 0, 120_000),
     warmup: int("warmup", 200, 0, 100_000),
     sampleIntervalMs: int("sample-interval", 1000, 10, 10_000),
+    warmLogins: int("warm-logins", 1, 0, 5),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { AccountCredentials, AccountRecord, AccountStore } from "./types.ts";
 import { ACCOUNTS_CHANNEL, USER_TABLES } from "./migrations.ts";
 import type { Sql } from "./sql.ts";
-import { CredentialCache, type CredentialCacheOptions } from "./credential_cache.ts";
+import { NotifiedCache, type NotifiedCacheOptions } from "./notified_cache.ts";
 
 interface AccountRow {
   jid: string;
@@ -15,14 +15,14 @@ interface AccountRow {
  * this store's own writes also drop the entry at once, without waiting for their notice.
  */
 export class SqlAccountStore implements AccountStore {
-  readonly #cache: CredentialCache<AccountCredentials>;
+  readonly #cache: NotifiedCache<AccountCredentials>;
 
   constructor(
     private readonly sql: Sql,
     private readonly beforeDelete: () => Promise<void> = async () => {},
-    cache: CredentialCacheOptions = {},
+    cache: NotifiedCacheOptions = {},
   ) {
-    this.#cache = new CredentialCache(cache);
+    this.#cache = new NotifiedCache(cache);
     sql.listen(ACCOUNTS_CHANNEL, {
       onNotify: (jid) => jid === "" ? this.#cache.clear() : this.#cache.invalidate(jid),
       onState: (listening) => this.#cache.setLive(listening),
@@ -30,7 +30,7 @@ export class SqlAccountStore implements AccountStore {
   }
 
   /** The cache, for tests and metrics. */
-  get cache(): CredentialCache<AccountCredentials> {
+  get cache(): NotifiedCache<AccountCredentials> {
     return this.#cache;
   }
 

@@ -2,6 +2,7 @@ import type { Sql } from "./sql.ts";
 
 /** NOTIFY channel of migration 9: payload = jid of a changed or deleted account, "" = all. */
 export const ACCOUNTS_CHANNEL = "parley_accounts";
+export const ROSTER_CHANNEL = "parley_roster";
 
 /** One schema change; `id`s are applied in ascending order, each once, in its own transaction. */
 export interface Migration {
@@ -143,7 +144,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: 9,
     name: "accounts_notify",
-    // Servers keep SASL credentials in memory (db/credential_cache.ts). Whoever changes or removes
+    // Servers keep SASL credentials in memory (db/notified_cache.ts). Whoever changes or removes
     // an account (ctl, another node, psql) tells every listener, in the database itself, so no
     // writer can forget to. The payload is the jid; "" means "all" (TRUNCATE). Inserts need no
     // notice: a server never caches a missing account.
@@ -195,6 +196,32 @@ export const MIGRATIONS: readonly Migration[] = [
       SELECT setval(pg_get_serial_sequence('archive_segment', 'seq'),
         (SELECT coalesce(max(seq), 0) + 1 FROM archive_segment), false);
       DROP TABLE archive;`,
+  },
+  {
+    id: 11,
+    name: "roster_notify",
+    // Servers keep rosters of recent logins in memory (db/roster.ts), as they keep credentials:
+    // any change to a user's roster or its version, from any writer, tells every listener. The
+    // payload is the owner; "" means "all" (TRUNCATE).
+    sql: `
+      CREATE FUNCTION roster_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_LEVEL = 'ROW' THEN
+          PERFORM pg_notify('${ROSTER_CHANNEL}', COALESCE(NEW.owner, OLD.owner));
+        ELSE
+          PERFORM pg_notify('${ROSTER_CHANNEL}', '');
+        END IF;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER roster_changed AFTER INSERT OR UPDATE OR DELETE ON roster
+        FOR EACH ROW EXECUTE FUNCTION roster_notify();
+      CREATE TRIGGER roster_truncated AFTER TRUNCATE ON roster
+        FOR EACH STATEMENT EXECUTE FUNCTION roster_notify();
+      CREATE TRIGGER roster_version_changed AFTER INSERT OR UPDATE OR DELETE ON roster_versions
+        FOR EACH ROW EXECUTE FUNCTION roster_notify();
+      CREATE TRIGGER roster_versions_truncated AFTER TRUNCATE ON roster_versions
+        FOR EACH STATEMENT EXECUTE FUNCTION roster_notify();`,
   },
 ];
 

@@ -76,7 +76,7 @@ class SqlDatabase implements Database {
   readonly muc: SqlMucStore;
   #closing: Promise<void> | undefined;
 
-  constructor(readonly kind: Database["kind"], private readonly sql: Sql, batchSize?: number) {
+  constructor(readonly kind: Database["kind"], readonly sql: Sql, batchSize?: number) {
     this.archive = new SqlArchiveStore(sql, {
       batchSize,
       onError: (err, entries) =>
@@ -101,6 +101,7 @@ class SqlDatabase implements Database {
     await this.sql.exec(`TRUNCATE ${tables.join(", ")}`);
     // The TRUNCATE's notice reaches PostgreSQL listeners later; the next login may come sooner.
     this.accounts.forgetCached();
+    this.roster.forgetCached();
   }
 
   close(): Promise<void> {
@@ -113,6 +114,15 @@ class SqlDatabase implements Database {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * The database's own SQL handle, for tests that write around the stores (as psql or another node
+ * would). Refuses anything but a database opened by openDatabase.
+ */
+export function sqlOf(db: Database): Sql {
+  if (!(db instanceof SqlDatabase)) throw new TypeError("not an SQL database");
+  return db.sql;
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { RosterItem, RosterStore, Subscription } from "./types.ts";
 import type { Sql } from "./sql.ts";
+import { ROSTER_CHANNEL } from "./migrations.ts";
+import { NotifiedCache, type NotifiedCacheOptions } from "./notified_cache.ts";
 
 interface RosterRow {
   contact: string;
@@ -32,19 +34,60 @@ function toItem(row: RosterRow): RosterItem {
   return item;
 }
 
-/** Rosters over SQL; the XEP-0237 version is a per-owner counter bumped with every change. */
-export class SqlRosterStore implements RosterStore {
-  constructor(private readonly sql: Sql) {}
+interface Roster {
+  version: string;
+  items: RosterItem[];
+}
 
-  async get(owner: string): Promise<{ version: string; items: RosterItem[] }> {
-    // One statement, so one snapshot: the version always matches the items (and every login's
-    // initial presence costs one round trip, not two). The one-row subquery keeps the version
-    // when there are no items.
-    const rows = await this.sql.query<{ version: string | null } & RosterRow>(GET_ROSTER, [
-      owner,
-    ]);
-    const version = rows[0]?.version ?? "0";
-    return { version, items: rows.filter((r) => r.contact !== null).map(toItem) };
+/** Callers may change what they get; the cached roster must not change with it. */
+function copy(r: Roster): Roster {
+  return { version: r.version, items: r.items.map((i) => ({ ...i, groups: [...i.groups] })) };
+}
+
+/**
+ * Rosters over SQL; the XEP-0237 version is a per-owner counter bumped with every change. Every
+ * login's initial presence reads the roster, so whole rosters are cached while the roster channel
+ * (migration 11) is heard, like credentials (db/accounts.ts); this store's own writes drop the
+ * entry at once, without waiting for their notice.
+ */
+export class SqlRosterStore implements RosterStore {
+  readonly #cache: NotifiedCache<Roster>;
+
+  constructor(private readonly sql: Sql, cache: NotifiedCacheOptions = {}) {
+    this.#cache = new NotifiedCache(cache);
+    sql.listen(ROSTER_CHANNEL, {
+      onNotify: (owner) => owner === "" ? this.#cache.clear() : this.#cache.invalidate(owner),
+      onState: (listening) => this.#cache.setLive(listening),
+    });
+  }
+
+  /** The cache, for tests and metrics. */
+  get cache(): NotifiedCache<Roster> {
+    return this.#cache;
+  }
+
+  /** Forgets every cached roster (after the tables were emptied, e.g. by TRUNCATE). */
+  forgetCached(): void {
+    this.#cache.clear();
+  }
+
+  async get(owner: string): Promise<Roster> {
+    const hit = this.#cache.get(owner);
+    if (hit) return copy(hit);
+    const ticket = this.#cache.ticket();
+    let found: Roster | null = null;
+    try {
+      // One statement, so one snapshot: the version always matches the items. The one-row
+      // subquery keeps the version when there are no items.
+      const rows = await this.sql.query<{ version: string | null } & RosterRow>(GET_ROSTER, [
+        owner,
+      ]);
+      const version = rows[0]?.version ?? "0";
+      found = { version, items: rows.filter((r) => r.contact !== null).map(toItem) };
+      return copy(found);
+    } finally {
+      this.#cache.fill(owner, found, ticket);
+    }
   }
 
   async getItem(owner: string, contact: string): Promise<RosterItem | null> {
@@ -56,36 +99,49 @@ export class SqlRosterStore implements RosterStore {
   }
 
   put(owner: string, item: RosterItem): Promise<string> {
-    return this.sql.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO roster (owner, ${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
+    this.#cache.invalidate(owner);
+    return this.#changed(
+      owner,
+      this.sql.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO roster (owner, ${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
          ON CONFLICT (owner, contact) DO UPDATE SET
            name = EXCLUDED.name, subscription = EXCLUDED.subscription, ask_out = EXCLUDED.ask_out,
            pending_in = EXCLUDED.pending_in, pending_in_stanza = EXCLUDED.pending_in_stanza,
            groups = EXCLUDED.groups`,
-        [
-          owner,
-          item.jid,
-          item.name ?? null,
-          item.subscription,
-          item.askOut,
-          item.pendingIn,
-          item.pendingInStanza ?? null,
-          JSON.stringify(item.groups),
-        ],
-      );
-      return await bump(tx, owner);
-    });
+          [
+            owner,
+            item.jid,
+            item.name ?? null,
+            item.subscription,
+            item.askOut,
+            item.pendingIn,
+            item.pendingInStanza ?? null,
+            JSON.stringify(item.groups),
+          ],
+        );
+        return await bump(tx, owner);
+      }),
+    );
   }
 
   remove(owner: string, contact: string): Promise<string | null> {
-    return this.sql.transaction(async (tx) => {
-      const gone = await tx.query(
-        "DELETE FROM roster WHERE owner = $1 AND contact = $2 RETURNING contact",
-        [owner, contact],
-      );
-      return gone.length > 0 ? await bump(tx, owner) : null;
-    });
+    this.#cache.invalidate(owner);
+    return this.#changed(
+      owner,
+      this.sql.transaction(async (tx) => {
+        const gone = await tx.query(
+          "DELETE FROM roster WHERE owner = $1 AND contact = $2 RETURNING contact",
+          [owner, contact],
+        );
+        return gone.length > 0 ? await bump(tx, owner) : null;
+      }),
+    );
+  }
+
+  /** A read that started before the commit may have cached the old roster: drop it again. */
+  #changed<T>(owner: string, write: Promise<T>): Promise<T> {
+    return write.finally(() => this.#cache.invalidate(owner));
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Logins are checked against credentials held in memory (db/credential_cache.ts). These tests warm
+ * Logins are checked against credentials held in memory (db/notified_cache.ts). These tests warm
  * that cache with a real login, change or delete the account, and log in again over the wire: a
  * stale entry would let the old password in. The changes come from this server (in-band, XEP-0077)
  * and, on PostgreSQL, from `deno task ctl` running as a separate process.

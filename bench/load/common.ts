@@ -21,6 +21,8 @@ export interface Options extends ClientOptions {
   warmup: number;
   /** idle: ms between RSS readings (for `settleMs` on each side) */
   sampleIntervalMs: number;
+  /** login: untimed passes over the same accounts before the timed one */
+  warmLogins: number;
 }
 
 export type Result = Record<string, unknown> & { scenario: string; ok: boolean };

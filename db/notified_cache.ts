@@ -1,11 +1,12 @@
 /**
- * Accounts' SASL credentials held in memory, so a login needs no query. The database stays the
- * authority: the cache only answers while it hears every change (`live`, driven by the LISTEN on
- * the accounts channel), forgets everything when it may have missed one, and drops each entry
+ * Rows a login reads (an account's SASL credentials, a user's roster) held in memory, so a login
+ * needs no query. The database stays the authority: the cache only answers while it hears every
+ * change (`live`, driven by a LISTEN on the table's channel, whose notices triggers send, so no
+ * writer can forget to), forgets everything when it may have missed one, and drops each entry
  * after `ttlMs` in case a loss went unnoticed (a half-open connection).
  */
 
-export interface CredentialCacheOptions {
+export interface NotifiedCacheOptions {
   /** most entries kept; the least recently used goes first. Default 10,000. */
   maxEntries?: number;
   /** an entry's lifetime from when it was read from the database. Default 5 minutes. */
@@ -19,7 +20,7 @@ interface Entry<V> {
   expires: number;
 }
 
-export class CredentialCache<V> {
+export class NotifiedCache<V> {
   readonly maxEntries: number;
   readonly ttlMs: number;
   readonly #now: () => number;
@@ -33,7 +34,7 @@ export class CredentialCache<V> {
   readonly #invalidatedAt = new Map<string, number>();
   #reads = 0;
 
-  constructor(opts: CredentialCacheOptions = {}) {
+  constructor(opts: NotifiedCacheOptions = {}) {
     this.maxEntries = Math.max(0, opts.maxEntries ?? 10_000);
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
     this.#now = opts.now ?? Date.now;

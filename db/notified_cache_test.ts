@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CredentialCache } from "./credential_cache.ts";
+import { NotifiedCache } from "./notified_cache.ts";
 import { SqlAccountStore } from "./accounts.ts";
 import { migrate } from "./migrations.ts";
 import { openPglite } from "./pglite.ts";
@@ -9,7 +9,7 @@ import type { AccountCredentials } from "./types.ts";
 
 function cache(opts: { maxEntries?: number; ttlMs?: number } = {}) {
   const clock = { t: 1000 };
-  const c = new CredentialCache<string>({ ...opts, now: () => clock.t });
+  const c = new NotifiedCache<string>({ ...opts, now: () => clock.t });
   c.setLive(true);
   return { c, clock };
 }
@@ -50,7 +50,7 @@ Deno.test("credential cache serves and keeps nothing while it is not hearing cha
   assert.equal(c.size, 0, "nothing is kept while down");
   c.setLive(true);
   assert.equal(c.get("a@x"), undefined, "coming back starts empty");
-  const fresh = new CredentialCache<string>();
+  const fresh = new NotifiedCache<string>();
   fresh.fill("a@x", "A", fresh.ticket());
   assert.equal(fresh.get("a@x"), undefined, "a new cache is down until told otherwise");
 });
