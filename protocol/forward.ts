@@ -1,5 +1,6 @@
 /** Stanza forwarding (XEP-0297), shared by carbons, the message archive and MUC history. */
 import { Element, x } from "../xml/element.ts";
+import { escapeAttr, serialize } from "../xml/serialize.ts";
 import { NS } from "./ns.ts";
 
 /**
@@ -12,6 +13,26 @@ export function forwardable(stanza: Element): Element {
     copy.attrs = { xmlns: NS.client, ...copy.attrs };
   }
   return copy;
+}
+
+/**
+ * `serialize(forwardable(stanza))` without the copy: the message path archives every message this
+ * way, and cloning the whole stanza only to declare its namespace showed in the profile.
+ */
+export function serializeForwardable(stanza: Element): string {
+  // The declarations cloneDetached() and forwardable() put first, in their order.
+  let declared = "";
+  if (stanza.attrs.xmlns === undefined) {
+    const def = stanza.resolvePrefix(null) ?? (stanza.prefix === null ? NS.client : undefined);
+    if (def !== undefined) declared = " xmlns='" + escapeAttr(def) + "'";
+  }
+  const prefix = stanza.prefix;
+  if (prefix !== null && prefix !== "xml" && stanza.attrs[`xmlns:${prefix}`] === undefined) {
+    const ns = stanza.resolvePrefix(prefix);
+    if (ns !== undefined) declared += " xmlns:" + prefix + "='" + escapeAttr(ns) + "'";
+  }
+  const s = serialize(stanza);
+  return declared === "" ? s : "<" + stanza.name + declared + s.slice(1 + stanza.name.length);
 }
 
 /** `<forwarded xmlns='urn:xmpp:forward:0'>`, with a XEP-0203 delay when a stamp is given. */

@@ -22,13 +22,13 @@ import type { MessageAccepted } from "../../router/hooks.ts";
 import type { IqRequest } from "../../router/iq.ts";
 import type { Element } from "../../xml/element.ts";
 import { x } from "../../xml/element.ts";
-import { serialize } from "../../xml/serialize.ts";
+import { escapeAttr } from "../../xml/serialize.ts";
 import { StanzaError } from "../../protocol/errors.ts";
 import { NS } from "../../protocol/ns.ts";
 import { ItemNotFoundError } from "../../db/mod.ts";
 import type { ArchiveEntry, ArchivePrefs } from "../../db/types.ts";
 import { decide, newStanzaId, PrefsCache } from "./policy.ts";
-import { forwardable } from "../../protocol/forward.ts";
+import { serializeForwardable } from "../../protocol/forward.ts";
 import {
   fin,
   NS_MAM_EXTENDED,
@@ -144,10 +144,12 @@ export default definePlugin<MessageArchiveOptions>({
       // Serialised once: the recipient's copy is the sender's with its stanza-id spliced in before
       // the closing tag, which is what serialising the stamped stanza again would give (a body
       // means the stanza has a closing tag). One serialisation less per archived message.
-      const sentCopy = serialize(forwardable(stanza));
+      const sentCopy = serializeForwardable(stanza);
       const id = newStanzaId(stamp.getTime());
-      const sid = x("stanza-id", { xmlns: NS.sid, id, by: owner });
-      stanza.append(sid);
+      stanza.append(x("stanza-id", { xmlns: NS.sid, id, by: owner }));
+      // What serialize() writes for that element, attributes in the same order.
+      const sid = "<stanza-id xmlns='" + NS.sid + "' id='" + id + "' by='" + escapeAttr(owner) +
+        "'/>";
       const close = sentCopy.lastIndexOf("</");
       archive({
         id,
@@ -155,7 +157,7 @@ export default definePlugin<MessageArchiveOptions>({
         with: from.bare,
         direction: "in",
         stamp,
-        xml: sentCopy.slice(0, close) + serialize(sid) + sentCopy.slice(close),
+        xml: sentCopy.slice(0, close) + sid + sentCopy.slice(close),
       });
       if (from.domain === api.domain && from.local !== "" && from.bare !== owner) {
         archive({
