@@ -249,6 +249,64 @@ async function contract(t: Deno.TestContext, db: Database): Promise<void> {
     assert.deepEqual(page, { items: [e], complete: true, count: 1, firstIndex: 0 });
   });
 
+  await t.step("archive: any text survives the batch, in order, with its stamp range", async () => {
+    // What array literals, JSON or CSV-like encodings get wrong: quoting, escapes, separators,
+    // NULL-like words, whitespace-only and empty text, multi-byte characters.
+    const nasty = [
+      '"',
+      "\\",
+      '\\"',
+      '"\\',
+      "\\\\",
+      "{",
+      "}",
+      "{}",
+      '{"a",NULL}',
+      "[1:2]={x}",
+      ",",
+      "a,b",
+      "NULL",
+      "null",
+      '""',
+      "",
+      " ",
+      "  padded  ",
+      "\n\r\t",
+      "line\nbreak",
+      "'",
+      "$1",
+      "\\N",
+      "ünïcødé 日本語",
+      "😀👍🏽",
+      "\u2028\u00a0\ufeff",
+    ];
+    const owners = ["nasty@example.com", 'we"ird\\{own,er}@example.com'];
+    // Stamps run backwards, so a segment's range is not its first and last entry's.
+    const written = nasty.map((s, i) =>
+      entry(owners[i % 2]!, i, {
+        id: `nasty-${i}-${s}`,
+        with: s,
+        stamp: minute(100 - i),
+        xml: i % 3 === 0 ? s : `<message a="${s}">${s}\n{${s}}</message>`,
+      })
+    );
+    await Promise.all(written.map((e) => db.archive.append(e)));
+    for (const owner of owners) {
+      const mine = written.filter((e) => e.owner === owner);
+      assert.deepEqual((await db.archive.query({ owner, max: 100 })).items, mine);
+      const newest = await db.archive.query({ owner, start: mine[0]!.stamp, max: 100 });
+      assert.deepEqual(newest.items, mine.slice(0, 1));
+      const oldest = await db.archive.query({ owner, end: mine.at(-1)!.stamp, max: 100 });
+      assert.deepEqual(oldest.items, mine.slice(-1));
+    }
+    for (const e of written) {
+      const byPeer = await db.archive.query({ owner: e.owner, with: e.with, max: 100 });
+      assert.deepEqual(byPeer.items, [e]);
+      const byId = await db.archive.query({ owner: e.owner, ids: [e.id], max: 100 });
+      assert.deepEqual(byId.items, [e]);
+    }
+  });
+
   await t.step("archive: one stanza-id in two owners' archives is two entries", async () => {
     const a = entry("dupa@example.com", 1, { id: "same" });
     const b = entry("dupb@example.com", 1, { id: "same" });
