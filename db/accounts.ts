@@ -22,11 +22,7 @@ export class SqlAccountStore implements AccountStore {
     private readonly beforeDelete: () => Promise<void> = async () => {},
     cache: NotifiedCacheOptions = {},
   ) {
-    this.#cache = new NotifiedCache(cache);
-    sql.listen(ACCOUNTS_CHANNEL, {
-      onNotify: (jid) => jid === "" ? this.#cache.clear() : this.#cache.invalidate(jid),
-      onState: (listening) => this.#cache.setLive(listening),
-    });
+    this.#cache = NotifiedCache.listening(sql, ACCOUNTS_CHANNEL, cache);
   }
 
   /** The cache, for tests and metrics. */

@@ -12,6 +12,25 @@ export interface Migration {
 }
 
 /**
+ * A trigger function that tells `channel`'s listeners about a change: `rowKey` (an SQL expression
+ * over OLD/NEW) for a row, "" ("all") for TRUNCATE. The text is part of applied migrations, so it
+ * must not change.
+ */
+function notifyFunction(name: string, channel: string, rowKey: string): string {
+  return `
+      CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_LEVEL = 'ROW' THEN
+          PERFORM pg_notify('${channel}', ${rowKey});
+        ELSE
+          PERFORM pg_notify('${channel}', '');
+        END IF;
+        RETURN NULL;
+      END
+      $$;`;
+}
+
+/**
  * Append only: a migration that has shipped is never edited, a change is a new entry. Later
  * features (MUC rooms, pubsub) add theirs at the end.
  */
@@ -148,17 +167,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // an account (ctl, another node, psql) tells every listener, in the database itself, so no
     // writer can forget to. The payload is the jid; "" means "all" (TRUNCATE). Inserts need no
     // notice: a server never caches a missing account.
-    sql: `
-      CREATE FUNCTION accounts_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF TG_LEVEL = 'ROW' THEN
-          PERFORM pg_notify('${ACCOUNTS_CHANNEL}', OLD.jid);
-        ELSE
-          PERFORM pg_notify('${ACCOUNTS_CHANNEL}', '');
-        END IF;
-        RETURN NULL;
-      END
-      $$;
+    sql: `${notifyFunction("accounts_notify", ACCOUNTS_CHANNEL, "OLD.jid")}
       CREATE TRIGGER accounts_changed AFTER UPDATE OR DELETE ON accounts
         FOR EACH ROW EXECUTE FUNCTION accounts_notify();
       CREATE TRIGGER accounts_truncated AFTER TRUNCATE ON accounts
@@ -203,17 +212,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // Servers keep rosters of recent logins in memory (db/roster.ts), as they keep credentials:
     // any change to a user's roster or its version, from any writer, tells every listener. The
     // payload is the owner; "" means "all" (TRUNCATE).
-    sql: `
-      CREATE FUNCTION roster_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF TG_LEVEL = 'ROW' THEN
-          PERFORM pg_notify('${ROSTER_CHANNEL}', COALESCE(NEW.owner, OLD.owner));
-        ELSE
-          PERFORM pg_notify('${ROSTER_CHANNEL}', '');
-        END IF;
-        RETURN NULL;
-      END
-      $$;
+    sql: `${notifyFunction("roster_notify", ROSTER_CHANNEL, "COALESCE(NEW.owner, OLD.owner)")}
       CREATE TRIGGER roster_changed AFTER INSERT OR UPDATE OR DELETE ON roster
         FOR EACH ROW EXECUTE FUNCTION roster_notify();
       CREATE TRIGGER roster_truncated AFTER TRUNCATE ON roster

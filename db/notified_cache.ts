@@ -5,6 +5,7 @@
  * writer can forget to), forgets everything when it may have missed one, and drops each entry
  * after `ttlMs` in case a loss went unnoticed (a half-open connection).
  */
+import type { Sql } from "./sql.ts";
 
 export interface NotifiedCacheOptions {
   /** most entries kept; the least recently used goes first. Default 10,000. */
@@ -38,6 +39,22 @@ export class NotifiedCache<V> {
     this.maxEntries = Math.max(0, opts.maxEntries ?? 10_000);
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
     this.#now = opts.now ?? Date.now;
+  }
+  /**
+   * A cache kept by `channel`'s notices: the payload names the key that changed, "" means all of
+   * them; while the LISTEN is not in effect the cache is not live.
+   */
+  static listening<V>(
+    sql: Sql,
+    channel: string,
+    opts: NotifiedCacheOptions = {},
+  ): NotifiedCache<V> {
+    const cache = new NotifiedCache<V>(opts);
+    sql.listen(channel, {
+      onNotify: (key) => key === "" ? cache.clear() : cache.invalidate(key),
+      onState: (listening) => cache.setLive(listening),
+    });
+    return cache;
   }
 
   /** Whether changes are being heard; while not, nothing is served or kept. */

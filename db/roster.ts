@@ -54,11 +54,7 @@ export class SqlRosterStore implements RosterStore {
   readonly #cache: NotifiedCache<Roster>;
 
   constructor(private readonly sql: Sql, cache: NotifiedCacheOptions = {}) {
-    this.#cache = new NotifiedCache(cache);
-    sql.listen(ROSTER_CHANNEL, {
-      onNotify: (owner) => owner === "" ? this.#cache.clear() : this.#cache.invalidate(owner),
-      onState: (listening) => this.#cache.setLive(listening),
-    });
+    this.#cache = NotifiedCache.listening(sql, ROSTER_CHANNEL, cache);
   }
 
   /** The cache, for tests and metrics. */

@@ -27,20 +27,28 @@ async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<vo
 const login = (t: TestServer, username: string) =>
   RawClient.login({ port: t.port, username, password: "secret", resource: "r" });
 
-/** Logs alice in with initial presence and out again: her roster is read, and cached. */
-async function aliceComesAndGoes(t: TestServer): Promise<void> {
-  await using alice = await login(t, "alice");
-  alice.send("<presence/>");
-  await alice.readUntil(/<presence\b[^>]*from='alice@localhost\/r'/);
+/** A server with alice and bob whose roster cache holds alice's roster, read by a real login. */
+async function serverWithAliceCached(): Promise<TestServer> {
+  const t = await startTestServer();
+  try {
+    await t.addUser("alice", "secret");
+    await t.addUser("bob", "secret");
+    await waitFor("the roster listener", () => cacheOf(t).live);
+    {
+      await using alice = await login(t, "alice");
+      alice.send("<presence/>");
+      await alice.readUntil(/<presence\b[^>]*from='alice@localhost\/r'/);
+    }
+    assert.equal(cacheOf(t).has(ALICE), true, "the login left alice's roster cached");
+    return t;
+  } catch (e) {
+    await t[Symbol.asyncDispose]();
+    throw e;
+  }
 }
 
 Deno.test("a roster changed in SQL behind the server is used at the next login though it was cached", async () => {
-  await using t = await startTestServer();
-  await t.addUser("alice", "secret");
-  await t.addUser("bob", "secret");
-  await waitFor("the roster listener", () => cacheOf(t).live);
-  await aliceComesAndGoes(t);
-  assert.equal(cacheOf(t).has(ALICE), true, "the login left alice's roster cached");
+  await using t = await serverWithAliceCached();
 
   // Bob becomes subscribed to alice's presence without the server's stores knowing.
   const sql = sqlOf(t.db);
@@ -68,12 +76,7 @@ Deno.test("a roster changed in SQL behind the server is used at the next login t
 });
 
 Deno.test("a roster item added in-band is in the next roster get and the next login's audience", async () => {
-  await using t = await startTestServer();
-  await t.addUser("alice", "secret");
-  await t.addUser("bob", "secret");
-  await waitFor("the roster listener", () => cacheOf(t).live);
-  await aliceComesAndGoes(t);
-  assert.equal(cacheOf(t).has(ALICE), true);
+  await using t = await serverWithAliceCached();
   {
     await using alice = await login(t, "alice");
     alice.send(
