@@ -82,7 +82,15 @@ export async function startTestServer(
     while (httpPort === port || httpPort === tlsPort) httpPort = freePort();
     full.http = { host: "127.0.0.1", port: httpPort, tls_port: -1, ...(config.http ?? {}) };
   }
-  let server = await startServer(full, { ...opts, db });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(full, { ...opts, db });
+  } catch (e) {
+    // A test that expects the start to fail still leaves no schema or directory behind.
+    await drop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    throw e;
+  }
   let running = true;
   const t: TestServer = {
     get server() {
