@@ -54,7 +54,8 @@ const SEGMENT_MAX = 128;
 // The batch arrives as one JSON parameter so every batch shares one statement text and no batch
 // comes near the 65535-parameter limit. Array parameters (parsed once by PostgreSQL where the JSON
 // is parsed twice) cost PostgreSQL ~10-15% less per entry in isolation, nothing measurable end to
-// end, and PGlite 5-40% more with few owners per batch, so the JSON stays. Ordinality keeps queue order in seq.
+// end, and PGlite 5-40% more with few owners per batch, so the JSON stays. Ordinality keeps queue
+// order in seq.
 const INSERT_SEGMENTS = `
   INSERT INTO archive_segment (owner, n, first_stamp, last_stamp, ids, withs, dirs, stamps, xmls)
   SELECT owner, n, first_stamp, last_stamp, ids, withs, dirs, stamps, xmls

@@ -40,6 +40,7 @@ export class NotifiedCache<V> {
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
     this.#now = opts.now ?? Date.now;
   }
+
   /**
    * A cache kept by `channel`'s notices: the payload names the key that changed, "" means all of
    * them; while the LISTEN is not in effect the cache is not live.

@@ -22,7 +22,7 @@ import type { MessageAccepted } from "../../router/hooks.ts";
 import type { IqRequest } from "../../router/iq.ts";
 import type { Element } from "../../xml/element.ts";
 import { x } from "../../xml/element.ts";
-import { escapeAttr } from "../../xml/serialize.ts";
+import { serialize } from "../../xml/serialize.ts";
 import { StanzaError } from "../../protocol/errors.ts";
 import { NS } from "../../protocol/ns.ts";
 import { ItemNotFoundError } from "../../db/mod.ts";
@@ -146,10 +146,8 @@ export default definePlugin<MessageArchiveOptions>({
       // means the stanza has a closing tag). One serialisation less per archived message.
       const sentCopy = serializeForwardable(stanza);
       const id = newStanzaId(stamp.getTime());
-      stanza.append(x("stanza-id", { xmlns: NS.sid, id, by: owner }));
-      // What serialize() writes for that element, attributes in the same order.
-      const sid = "<stanza-id xmlns='" + NS.sid + "' id='" + id + "' by='" + escapeAttr(owner) +
-        "'/>";
+      const sid = x("stanza-id", { xmlns: NS.sid, id, by: owner });
+      stanza.append(sid);
       const close = sentCopy.lastIndexOf("</");
       archive({
         id,
@@ -157,7 +155,7 @@ export default definePlugin<MessageArchiveOptions>({
         with: from.bare,
         direction: "in",
         stamp,
-        xml: sentCopy.slice(0, close) + sid + sentCopy.slice(close),
+        xml: sentCopy.slice(0, close) + serialize(sid) + sentCopy.slice(close),
       });
       if (from.domain === api.domain && from.local !== "" && from.bare !== owner) {
         archive({
