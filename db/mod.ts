@@ -121,8 +121,12 @@ class SqlDatabase implements Database {
  * would). Refuses anything but a database opened by openDatabase.
  */
 export function sqlOf(db: Database): Sql {
+  return opened(db).sql;
+}
+
+function opened(db: Database): SqlDatabase {
   if (!(db instanceof SqlDatabase)) throw new TypeError("not an SQL database");
-  return db.sql;
+  return db;
 }
 
 /**
@@ -130,7 +134,7 @@ export function sqlOf(db: Database): Sql {
  * opening PGlite takes seconds). Refuses anything but a database opened by openDatabase.
  */
 export async function wipeDatabase(db: Database): Promise<void> {
-  if (!(db instanceof SqlDatabase)) throw new TypeError("not an SQL database");
-  await db.archive.flush();
-  await db.wipe();
+  const sqlDb = opened(db);
+  await sqlDb.archive.flush();
+  await sqlDb.wipe();
 }

@@ -95,49 +95,45 @@ export class SqlRosterStore implements RosterStore {
   }
 
   put(owner: string, item: RosterItem): Promise<string> {
-    this.#cache.invalidate(owner);
-    return this.#changed(
-      owner,
-      this.sql.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO roster (owner, ${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
+    return this.#changing(owner, async (tx) => {
+      await tx.query(
+        `INSERT INTO roster (owner, ${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
          ON CONFLICT (owner, contact) DO UPDATE SET
            name = EXCLUDED.name, subscription = EXCLUDED.subscription, ask_out = EXCLUDED.ask_out,
            pending_in = EXCLUDED.pending_in, pending_in_stanza = EXCLUDED.pending_in_stanza,
            groups = EXCLUDED.groups`,
-          [
-            owner,
-            item.jid,
-            item.name ?? null,
-            item.subscription,
-            item.askOut,
-            item.pendingIn,
-            item.pendingInStanza ?? null,
-            JSON.stringify(item.groups),
-          ],
-        );
-        return await bump(tx, owner);
-      }),
-    );
+        [
+          owner,
+          item.jid,
+          item.name ?? null,
+          item.subscription,
+          item.askOut,
+          item.pendingIn,
+          item.pendingInStanza ?? null,
+          JSON.stringify(item.groups),
+        ],
+      );
+      return await bump(tx, owner);
+    });
   }
 
   remove(owner: string, contact: string): Promise<string | null> {
-    this.#cache.invalidate(owner);
-    return this.#changed(
-      owner,
-      this.sql.transaction(async (tx) => {
-        const gone = await tx.query(
-          "DELETE FROM roster WHERE owner = $1 AND contact = $2 RETURNING contact",
-          [owner, contact],
-        );
-        return gone.length > 0 ? await bump(tx, owner) : null;
-      }),
-    );
+    return this.#changing(owner, async (tx) => {
+      const gone = await tx.query(
+        "DELETE FROM roster WHERE owner = $1 AND contact = $2 RETURNING contact",
+        [owner, contact],
+      );
+      return gone.length > 0 ? await bump(tx, owner) : null;
+    });
   }
 
-  /** A read that started before the commit may have cached the old roster: drop it again. */
-  #changed<T>(owner: string, write: Promise<T>): Promise<T> {
-    return write.finally(() => this.#cache.invalidate(owner));
+  /**
+   * Runs a transaction changing `owner`'s roster with its cached copy dropped before, and again
+   * after the commit: a read that started before the commit may have cached the old roster.
+   */
+  #changing<T>(owner: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
+    this.#cache.invalidate(owner);
+    return this.sql.transaction(fn).finally(() => this.#cache.invalidate(owner));
   }
 }
 

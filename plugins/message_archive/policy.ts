@@ -121,6 +121,6 @@ export function newStanzaId(now = Date.now()): string {
     msPart = now.toString(36).padStart(9, "0");
     counter = 0;
   }
-  const count = counter < 36 ? "00" + ALPHABET[counter] : counter.toString(36).padStart(3, "0");
-  return msPart + count + randomPair() + randomPair() + randomPair() + randomPair();
+  return msPart + counter.toString(36).padStart(3, "0") + randomPair() + randomPair() +
+    randomPair() + randomPair();
 }
