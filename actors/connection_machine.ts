@@ -7,8 +7,15 @@
  * Stanzas in the `established` state do not go through the machine: the adapter checks the state
  * and hands them to the router directly, because an XState event per routed stanza costs ~8 us
  * and decides nothing (see docs/architecture.md).
+ *
+ * The two asynchronous steps of a login (a SASL step, resource binding) are started by an entry
+ * action and end with an event the adapter sends (SASL_STEP / SASL_STEP_FAILED, BOUND /
+ * BIND_FAILED), not as invoked promise actors: an invoked actor is a child actor started,
+ * registered and stopped per step, three per login, which measured ~25% of the machine's cost per
+ * login (`bench/connection_machine_bench.ts`). A result that arrives after its state was left
+ * (the stream closed meanwhile) is an event no state handles, and is ignored.
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assign, setup } from "xstate";
 import type { Element } from "../xml/element.ts";
 import { NS } from "../protocol/ns.ts";
 import type { SaslCondition, SaslStep } from "../protocol/sasl/mechanism.ts";
@@ -58,6 +65,11 @@ export type ConnectionEvent =
   | { type: "SASL_ABORT" }
   | { type: "SASL_BAD_ENCODING" }
   | { type: "BIND"; id: string; resource: string | null }
+  /** the adapter's answers to `runSaslStep` and `bindResource` */
+  | { type: "SASL_STEP"; step: SaslStep }
+  | { type: "SASL_STEP_FAILED" }
+  | { type: "BOUND"; result: BindOutput }
+  | { type: "BIND_FAILED" }
   | { type: "STANZA"; element: Element }
   | { type: "CLOSE" }
   | { type: "TLS_DONE" }
@@ -125,17 +137,13 @@ export const connectionMachine = setup({
     events: {} as ConnectionEvent,
     input: {} as ConnectionInput,
   },
-  actors: {
-    // Implemented by the transport adapter: runs one SASL step of the current mechanism.
-    saslStep: fromPromise<SaslStep, { mechanism: string; data: Uint8Array | null }>(() => {
-      throw new Error("saslStep not provided");
-    }),
-    // Implemented by sess-man through the adapter: resource binding with the conflict policy.
-    bindResource: fromPromise<BindOutput, { username: string; resource: string | null }>(() => {
-      throw new Error("bindResource not provided");
-    }),
-  },
   actions: {
+    // Implemented by the transport adapter: runs one SASL step of the current mechanism and
+    // answers SASL_STEP, or SASL_STEP_FAILED if the step threw.
+    runSaslStep: (_, _params: { mechanism: string; data: Uint8Array | null }) => {},
+    // Implemented by sess-man through the adapter: resource binding with the conflict policy;
+    // answers BOUND, or BIND_FAILED if binding threw.
+    bindResource: (_, _params: { username: string; resource: string | null }) => {},
     sendHeader: (_, _params: { stage: "initial" | "restart" }) => {},
     sendFeatures: (_, _params: { stage: "pre-auth" | "post-auth"; secure: boolean }) => {},
     sendTlsProceed: () => {},
@@ -180,12 +188,10 @@ export const connectionMachine = setup({
       const payload = event.element.elements()[0];
       return payload !== undefined && context.preAuthIqNamespaces.includes(payload.ns ?? "");
     },
-    stepIsChallenge: ({ event }) =>
-      "output" in event && (event.output as SaslStep).type === "challenge",
-    stepIsSuccess: ({ event }) =>
-      "output" in event && (event.output as SaslStep).type === "success",
+    stepIsChallenge: ({ event }) => event.type === "SASL_STEP" && event.step.type === "challenge",
+    stepIsSuccess: ({ event }) => event.type === "SASL_STEP" && event.step.type === "success",
     tooManyFailures: ({ context }) => context.saslFailures + 1 >= context.maxSaslFailures,
-    bindSucceeded: ({ event }) => "output" in event && (event.output as BindOutput).ok,
+    bindSucceeded: ({ event }) => event.type === "BOUND" && event.result.ok,
   },
   delays: {
     openTimeout: ({ context }) => context.openTimeoutMs,
@@ -416,22 +422,21 @@ export const connectionMachine = setup({
           },
         },
         authenticating: {
-          invoke: {
-            id: "saslStep",
-            src: "saslStep",
-            input: ({ context, event }) => ({
+          entry: {
+            type: "runSaslStep",
+            params: ({ context, event }) => ({
               mechanism: context.mechanism ?? "",
               data: event.type === "AUTH" || event.type === "SASL_RESPONSE" ? event.data : null,
             }),
-            onDone: [
+          },
+          on: {
+            SASL_STEP: [
               {
                 guard: "stepIsChallenge",
                 target: "saslChallenge",
                 actions: {
                   type: "sendSaslChallenge",
-                  params: ({ event }) => ({
-                    data: (event.output as Extract<SaslStep, { type: "challenge" }>).data,
-                  }),
+                  params: ({ event }) => ({ data: (stepOf(event) as Challenge).data }),
                 },
               },
               {
@@ -441,13 +446,11 @@ export const connectionMachine = setup({
                   assign(({ event }) => ({
                     authenticated: true,
                     headerSent: false,
-                    username: (event.output as Extract<SaslStep, { type: "success" }>).username,
+                    username: (stepOf(event) as Success).username,
                   })),
                   {
                     type: "sendSaslSuccess",
-                    params: ({ event }) => ({
-                      data: (event.output as Extract<SaslStep, { type: "success" }>).data,
-                    }),
+                    params: ({ event }) => ({ data: (stepOf(event) as Success).data }),
                   },
                   {
                     type: "authSucceeded",
@@ -460,15 +463,10 @@ export const connectionMachine = setup({
                 guard: "tooManyFailures",
                 target: "#c2s.closing",
                 actions: [
-                  {
-                    type: "sendSaslFailure",
-                    params: ({ event }) => failureOf(event.output as SaslStep),
-                  },
+                  { type: "sendSaslFailure", params: ({ event }) => failureOf(stepOf(event)) },
                   {
                     type: "authFailed",
-                    params: ({ event }) => ({
-                      condition: failureOf(event.output as SaslStep).condition,
-                    }),
+                    params: ({ event }) => ({ condition: failureOf(stepOf(event)).condition }),
                   },
                   {
                     type: "sendStreamError",
@@ -480,20 +478,15 @@ export const connectionMachine = setup({
                 target: "unauthenticated",
                 actions: [
                   assign({ saslFailures: ({ context }) => context.saslFailures + 1 }),
-                  {
-                    type: "sendSaslFailure",
-                    params: ({ event }) => failureOf(event.output as SaslStep),
-                  },
+                  { type: "sendSaslFailure", params: ({ event }) => failureOf(stepOf(event)) },
                   {
                     type: "authFailed",
-                    params: ({ event }) => ({
-                      condition: failureOf(event.output as SaslStep).condition,
-                    }),
+                    params: ({ event }) => ({ condition: failureOf(stepOf(event)).condition }),
                   },
                 ],
               },
             ],
-            onError: {
+            SASL_STEP_FAILED: {
               target: "unauthenticated",
               actions: {
                 type: "sendSaslFailure",
@@ -547,21 +540,24 @@ export const connectionMachine = setup({
           },
         },
         bindingResource: {
-          invoke: {
-            id: "bindResource",
-            src: "bindResource",
-            input: ({ context, event }) => ({
-              username: context.username ?? "",
-              resource: event.type === "BIND" ? event.resource : null,
-            }),
-            onDone: [
+          // The bind request id has to outlive the BIND event, so it is kept in context.
+          entry: [
+            assign({ bindRequestId: ({ event }) => event.type === "BIND" ? event.id : "" }),
+            {
+              type: "bindResource",
+              params: ({ context, event }) => ({
+                username: context.username ?? "",
+                resource: event.type === "BIND" ? event.resource : null,
+              }),
+            },
+          ],
+          on: {
+            BOUND: [
               {
                 guard: "bindSucceeded",
                 target: "#c2s.established",
                 actions: [
-                  assign({
-                    jid: ({ event }) => (event.output as Extract<BindOutput, { ok: true }>).jid,
-                  }),
+                  assign({ jid: ({ event }) => (boundOf(event) as BindSuccess).jid }),
                   {
                     type: "sendBindResult",
                     params: ({ context }) => ({ id: bindId(context), jid: context.jid ?? "" }),
@@ -578,12 +574,12 @@ export const connectionMachine = setup({
                   type: "sendBindError",
                   params: ({ context, event }) => ({
                     id: bindId(context),
-                    condition: (event.output as Extract<BindOutput, { ok: false }>).condition,
+                    condition: (boundOf(event) as BindRefusal).condition,
                   }),
                 },
               },
             ],
-            onError: {
+            BIND_FAILED: {
               target: "binding",
               actions: {
                 type: "sendBindError",
@@ -594,8 +590,6 @@ export const connectionMachine = setup({
               },
             },
           },
-          // The bind request id has to survive the invocation, so it is kept in context.
-          entry: assign({ bindRequestId: ({ event }) => event.type === "BIND" ? event.id : "" }),
         },
       },
     },
@@ -640,6 +634,22 @@ export const connectionMachine = setup({
 
 function bindId(context: ConnectionContext): string {
   return context.bindRequestId;
+}
+
+type Challenge = Extract<SaslStep, { type: "challenge" }>;
+type Success = Extract<SaslStep, { type: "success" }>;
+type BindSuccess = Extract<BindOutput, { ok: true }>;
+type BindRefusal = Extract<BindOutput, { ok: false }>;
+
+/** The step a SASL_STEP event carries (guards have checked the event's type). */
+function stepOf(event: ConnectionEvent): SaslStep {
+  if (event.type !== "SASL_STEP") throw new Error(`no SASL step in ${event.type}`);
+  return event.step;
+}
+
+function boundOf(event: ConnectionEvent): BindOutput {
+  if (event.type !== "BOUND") throw new Error(`no bind result in ${event.type}`);
+  return event.result;
 }
 
 function failureOf(step: SaslStep): { condition: SaslCondition; text?: string } {

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import {
   type AnyActorRef,
   createActor,
-  fromPromise,
   initialTransition,
   SimulatedClock,
   type SnapshotFrom,
@@ -38,9 +37,10 @@ interface Step {
   snapshot: Snapshot;
   /** the state as a dotted path: "negotiating.unauthenticated", "closing" */
   state: string;
-  /** the machine's own actions (XState's internal timer/child bookkeeping left out) */
+  /** what the machine writes and reports (XState's timer bookkeeping and the starts of SASL
+   * steps and binding, whose answers come back as events, left out) */
   sent: Sent[];
-  /** every action, including `xstate.spawnChild` and the timer raises */
+  /** every action, including `runSaslStep`, `bindResource` and the timer raises */
   all: { type: string; params?: unknown }[];
 }
 
@@ -73,6 +73,9 @@ function stateOf(snapshot: Snapshot): string {
   return walk(snapshot.value);
 }
 
+/** Actions that start asynchronous work; the machine hears of the result as an event. */
+const STARTS_WORK = new Set(["runSaslStep", "bindResource"]);
+
 function toStep(
   [snapshot, actions]: [Snapshot, readonly { type: string; params?: unknown }[]],
 ): Step {
@@ -80,7 +83,7 @@ function toStep(
   return {
     snapshot,
     state: stateOf(snapshot),
-    sent: all.filter((a) => !a.type.startsWith("xstate.")).map((a) =>
+    sent: all.filter((a) => !a.type.startsWith("xstate.") && !STARTS_WORK.has(a.type)).map((a) =>
       a.params === undefined ? { type: a.type } : a
     ),
     all,
@@ -91,7 +94,7 @@ function begin(over: Partial<ConnectionInput> = {}): Step {
   return toStep(initialTransition(connectionMachine, input(over)));
 }
 
-/** Sends one event; internal XState events (done.actor.*) are allowed through a cast. */
+/** Sends one event; internal XState events are allowed through a cast. */
 function send(from: Step | Snapshot, event: ConnectionEvent | { type: string }): Step {
   const snapshot = "snapshot" in from ? from.snapshot : from;
   return toStep(transition(connectionMachine, snapshot, event as ConnectionEvent));
@@ -105,8 +108,8 @@ function sendAll(from: Step, ...events: (ConnectionEvent | { type: string })[]):
 
 const OPEN: ConnectionEvent = { type: "OPEN", attrs: { version: "1.0", to: DOMAIN } };
 const bytes = (s: string) => new TextEncoder().encode(s);
-const saslDone = (output: SaslStep) => ({ type: "xstate.done.actor.saslStep", output });
-const bindDone = (output: BindOutput) => ({ type: "xstate.done.actor.bindResource", output });
+const saslDone = (step: SaslStep): ConnectionEvent => ({ type: "SASL_STEP", step });
+const bindDone = (result: BindOutput): ConnectionEvent => ({ type: "BOUND", result });
 
 function types(step: Step): string[] {
   return step.sent.map((a) => a.type);
@@ -295,14 +298,15 @@ Deno.test("AUTH without TLS is accepted when encryption is not required", () => 
   assert.equal(s.state, "negotiating.authenticating");
 });
 
-Deno.test("AUTH with an offered mechanism invokes saslStep with the initial response", () => {
+Deno.test("AUTH with an offered mechanism runs a SASL step with the initial response", () => {
   const s = authenticating();
   assert.equal(s.state, "negotiating.authenticating");
   assert.deepEqual(s.sent, []);
   assert.equal(s.snapshot.context.mechanism, "SCRAM-SHA-256");
-  const spawn = paramsOf(s, "xstate.spawnChild") as { id: string; input: unknown };
-  assert.equal(spawn.id, "saslStep");
-  assert.deepEqual(spawn.input, { mechanism: "SCRAM-SHA-256", data: bytes("n,,n=alice") });
+  assert.deepEqual(paramsOf(s, "runSaslStep"), {
+    mechanism: "SCRAM-SHA-256",
+    data: bytes("n,,n=alice"),
+  });
 });
 
 Deno.test("PLAIN is offered once the stream is encrypted", () => {
@@ -312,20 +316,22 @@ Deno.test("PLAIN is offered once the stream is encrypted", () => {
 
 // --- SASL steps --------------------------------------------------------------------------------
 
-Deno.test("a challenge from saslStep is sent and the machine waits for the response", () => {
+Deno.test("a challenge from the SASL step is sent and the machine waits for the response", () => {
   const s = challenged();
   assert.equal(s.state, "negotiating.saslChallenge");
   assert.deepEqual(s.sent, [{ type: "sendSaslChallenge", params: { data: bytes("r=abc") } }]);
 });
 
-Deno.test("a SASL response to a challenge runs the next saslStep with its data", () => {
+Deno.test("a SASL response to a challenge runs the next SASL step with its data", () => {
   const s = send(challenged(), { type: "SASL_RESPONSE", data: bytes("c=biws") });
   assert.equal(s.state, "negotiating.authenticating");
-  const spawn = paramsOf(s, "xstate.spawnChild") as { input: unknown };
-  assert.deepEqual(spawn.input, { mechanism: "SCRAM-SHA-256", data: bytes("c=biws") });
+  assert.deepEqual(paramsOf(s, "runSaslStep"), {
+    mechanism: "SCRAM-SHA-256",
+    data: bytes("c=biws"),
+  });
 });
 
-Deno.test("success from saslStep authenticates, resets the parser and awaits the restart", () => {
+Deno.test("success from the SASL step authenticates, resets the parser and awaits the restart", () => {
   const s = send(
     authenticating(),
     saslDone({ type: "success", username: "alice", data: bytes("v=xyz") }),
@@ -341,7 +347,7 @@ Deno.test("success from saslStep authenticates, resets the parser and awaits the
   assert.equal(s.snapshot.context.headerSent, false);
 });
 
-Deno.test("failure from saslStep is reported and counted, back to unauthenticated", () => {
+Deno.test("failure from the SASL step is reported and counted, back to unauthenticated", () => {
   const s = send(
     authenticating(),
     saslDone({ type: "failure", condition: "not-authorized", text: "bad password" }),
@@ -374,11 +380,17 @@ Deno.test("the failure that reaches maxSaslFailures ends the stream with policy-
   ]);
 });
 
-Deno.test("a saslStep that throws answers temporary-auth-failure without counting a failure", () => {
-  const s = send(authenticating(), {
-    type: "xstate.error.actor.saslStep",
-    error: new Error("db down"),
-  } as { type: string });
+Deno.test("a SASL step's answer after the stream was ended is ignored", () => {
+  const ended = send(authenticating(), { type: "STREAM_ERROR", condition: "policy-violation" });
+  assert.equal(ended.state, "closing");
+  const late = send(ended, saslDone({ type: "success", username: "alice" }));
+  assert.equal(late.state, "closing");
+  assert.deepEqual(late.all, []);
+  assert.equal(late.snapshot.context.authenticated, false);
+});
+
+Deno.test("a SASL step that throws answers temporary-auth-failure without counting a failure", () => {
+  const s = send(authenticating(), { type: "SASL_STEP_FAILED" });
   assert.equal(s.state, "negotiating.unauthenticated");
   assert.deepEqual(s.sent, [{
     type: "sendSaslFailure",
@@ -532,13 +544,12 @@ Deno.test("the restarted stream is still checked for version and host", () => {
   assert.deepEqual(paramsOf(bad, "sendStreamError"), { condition: "host-unknown" });
 });
 
-Deno.test("BIND invokes bindResource with the username and requested resource", () => {
+Deno.test("BIND runs bindResource with the username and requested resource", () => {
   const s = bindingResource();
   assert.equal(s.state, "negotiating.bindingResource");
   assert.equal(s.snapshot.context.bindRequestId, "bind1");
-  const spawn = paramsOf(s, "xstate.spawnChild") as { id: string; input: unknown };
-  assert.equal(spawn.id, "bindResource");
-  assert.deepEqual(spawn.input, { username: "alice", resource: "phone" });
+  assert.deepEqual(s.sent, []);
+  assert.deepEqual(paramsOf(s, "bindResource"), { username: "alice", resource: "phone" });
 });
 
 Deno.test("a successful bind answers the bind iq and establishes the session", () => {
@@ -565,10 +576,7 @@ Deno.test("a bind conflict answers the iq with the condition and lets the client
 });
 
 Deno.test("a bindResource that throws answers internal-server-error", () => {
-  const s = send(bindingResource(), {
-    type: "xstate.error.actor.bindResource",
-    error: new Error("boom"),
-  } as { type: string });
+  const s = send(bindingResource(), { type: "BIND_FAILED" });
   assert.equal(s.state, "negotiating.binding");
   assert.deepEqual(s.sent, [
     { type: "sendBindError", params: { id: "bind1", condition: "internal-server-error" } },
@@ -848,16 +856,20 @@ function live(
     "authSucceeded",
   ] as const;
   const actions = Object.fromEntries(names.map((n) => [n, record(n)]));
+  // As the adapter does: the result of the work an action starts comes back later, as an event.
+  const later = (event: ConnectionEvent) => () => queueMicrotask(() => actor.send(event));
   const machine = connectionMachine.provide({
-    // deno-lint-ignore no-explicit-any
-    actions: actions as any,
-    actors: {
-      saslStep: fromPromise(() =>
-        Promise.resolve(opts.sasl ?? { type: "success", username: "alice" } as SaslStep)
-      ),
-      bindResource: fromPromise(() =>
-        Promise.resolve(opts.bind ?? { ok: true, jid: "alice@example.org/r" } as BindOutput)
-      ),
+    actions: {
+      // deno-lint-ignore no-explicit-any
+      ...actions as any,
+      runSaslStep: later({
+        type: "SASL_STEP",
+        step: opts.sasl ?? { type: "success", username: "alice" },
+      }),
+      bindResource: later({
+        type: "BOUND",
+        result: opts.bind ?? { ok: true, jid: "alice@example.org/r" },
+      }),
     },
   });
   const actor = createActor(machine, { clock, input: input(over) });

@@ -1,13 +1,13 @@
 /**
  * One client stream: the connection actor (`c2s:<streamId>`) wired to its transport and to the
- * core. It implements the machine's actions (writing, TLS, closing), runs SASL and binding as the
- * machine's invoked actors, and is the `Session` the router and plugins see.
+ * core. It implements the machine's actions (writing, TLS, closing, running SASL steps and binding
+ * and answering with their results), and is the `Session` the router and plugins see.
  *
  * Ordering: RFC 6120 §10.1 wants a session's stanzas processed in order, so each stanza waits for
  * the previous one; frames that arrive while the machine waits on SASL, binding or TLS are held
  * and replayed, never dropped.
  */
-import { type Actor, fromPromise } from "xstate";
+import type { Actor } from "xstate";
 import { Element, x } from "../xml/element.ts";
 import type { FrameEvent } from "../xml/framer.ts";
 import { type JID, tryParseJid } from "../jid/mod.ts";
@@ -51,7 +51,7 @@ export interface StreamSessionOptions {
   throttleExempt: boolean;
 }
 
-/** The session behind each connection actor (invoked actors look up their parent's). */
+/** The session behind each connection actor, for the machine's shared action implementations. */
 const sessionsByActor = new WeakMap<object, StreamSession>();
 /** Connection actors share XState systems, as user actors do: a system per actor cost ~2.3 KB. */
 const systems = new SystemPool(64);
@@ -196,14 +196,23 @@ export class StreamSession implements Session {
             remote: s.remoteAddress,
           });
         }),
-      },
-      actors: {
-        saslStep: fromPromise(({ input, self }) =>
-          StreamSession.#of(self._parent).#saslStep(input.mechanism, input.data)
-        ),
-        bindResource: fromPromise(({ input, self }) => {
-          const s = StreamSession.#of(self._parent);
-          return s.#opts.binder.bind(s, input.username, input.resource);
+        runSaslStep: on((s, p: { mechanism: string; data: Uint8Array | null }) => {
+          s.#saslStep(p.mechanism, p.data).then(
+            (step) => s.#actor.send({ type: "SASL_STEP", step }),
+            (e) => {
+              log.warning("SASL step failed: {e}", { e: String(e) });
+              s.#actor.send({ type: "SASL_STEP_FAILED" });
+            },
+          );
+        }),
+        bindResource: on((s, p: { username: string; resource: string | null }) => {
+          s.#opts.binder.bind(s, p.username, p.resource).then(
+            (result) => s.#actor.send({ type: "BOUND", result }),
+            (e) => {
+              log.error("resource binding failed: {e}", { e: String(e) });
+              s.#actor.send({ type: "BIND_FAILED" });
+            },
+          );
         }),
       },
     });

@@ -59,7 +59,7 @@ Deno.test({
         );
         // Its recent events include the negotiation it went through.
         await page.waitForSelector("#events tr[data-event='OPEN']");
-        await page.waitForSelector("#events tr[data-event='xstate.done.actor.bindResource']");
+        await page.waitForSelector("#events tr[data-event='BOUND']");
 
         // A message to bob, who is away: routed, stored offline, archived.
         await alice.send(

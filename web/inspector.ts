@@ -181,7 +181,7 @@ export class Inspector {
   }
 
   #onInspect(actorId: string, ev: InspectionEvent): void {
-    // Only the actor itself, not the promise actors it invokes (SASL steps, stores).
+    // Only the actor itself, not the promise actors it invokes (offline stores and flushes).
     if (ev.actorRef.sessionId !== ev.rootId) return;
     if (ev.type === "@xstate.action") {
       const action = ev.action as { type: string; params?: unknown };

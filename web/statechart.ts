@@ -42,7 +42,7 @@ interface STransition {
 export interface ChartTransition {
   /** the raw event type (`xstate.after.*`, `xstate.done.actor.*` included; "" for always) */
   event: string;
-  /** human label: `OPEN`, `after openTimeout`, `done: saslStep`, `always` */
+  /** human label: `OPEN`, `after openTimeout`, `done: storeOffline`, `always` */
   label: string;
   guard: string | null;
   actions: string[];

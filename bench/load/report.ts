@@ -48,6 +48,8 @@ const metrics: [string, string, string, boolean][] = [
   ["mam: forward page p50 ms", "mam", "forwardPageMs.p50", false],
   ["throughput: server CPU us/msg", "throughput", "serverCpuUsPerMsg", false],
   ["throughput: client CPU us/msg", "throughput", "clientCpuUsPerMsg", false],
+  ["login: server CPU us/login", "login", "serverCpuUsPerLogin", false],
+  ["login: client CPU us/login", "login", "clientCpuUsPerLogin", false],
 ];
 
 const order = ["prosody", "ejabberd", "parley", "parley-pg", "relay"];

@@ -1,7 +1,9 @@
+import process from "node:process";
 import type { XmppClient } from "./client.ts";
 import { attr, childText, escapeXml } from "./framer.ts";
 import {
   closeAll,
+  cpuMs,
   login,
   now,
   type Options,
@@ -83,10 +85,17 @@ export async function scenarioLogin(o: Options): Promise<Result> {
   }
   const warmMs = now() - w0;
   const latencies: number[] = [];
+  // CPU of the timed pass alone (its closes included): the scenario's totals also cover
+  // provisioning and the untimed passes, which cost each server differently.
+  const client0 = process.cpuUsage();
+  const server0 = o.pid ? cpuMs(o.pid) : undefined;
   const t0 = now();
   const r = await pass(latencies);
   const ms = now() - t0;
   await Promise.all(r.closed);
+  const client = process.cpuUsage(client0);
+  const server1 = o.pid ? cpuMs(o.pid) : undefined;
+  const perLogin = (cpuUs: number) => r.done > 0 ? Math.round(cpuUs / r.done) : undefined;
   return {
     scenario: "login",
     ok: r.errors.length === 0,
@@ -101,6 +110,10 @@ export async function scenarioLogin(o: Options): Promise<Result> {
     elapsedMs: Math.round(ms),
     loginsPerSec: rate(r.done, ms),
     latencyMs: summarize(latencies),
+    clientCpuUsPerLogin: perLogin(client.user + client.system),
+    serverCpuUsPerLogin: server0 !== undefined && server1 !== undefined
+      ? perLogin((server1 - server0) * 1000)
+      : undefined,
   };
 }
 
