@@ -165,6 +165,20 @@ Deno.test("first available presence with priority >= 0 goes online(flushing) to 
   assert.ok(actions.some((a) => a.type === "xstate.cancel"), "the idle timer is cancelled");
 });
 
+Deno.test("a user the adapter knows has nothing stored goes live without a flush", () => {
+  const known = userMachine.provide({ guards: { nothingStored: () => true } });
+  let [s] = initialTransition(known, { jid: "bob@localhost", offline: "store", idleTimeoutMs: 1 });
+  [s] = transition(known, s, bound("desk"));
+  let actions;
+  [s, actions] = transition(known, s, presence("desk", 0));
+  assert.deepEqual(s.value, { online: "live" });
+  assert.equal(s.context.flushTarget, null);
+  assert.deepEqual(spawned(actions as Action[]), []);
+  // and a message to it is delivered at once, not held behind a flush
+  [s, actions] = transition(known, s, message(msg()));
+  assert.deepEqual(decisions(actions as Action[]).map((a) => a.type), ["deliverToHighest"]);
+});
+
 Deno.test("negative priority keeps the user offline", () => {
   const [s, actions] = run(start(), bound("bot"), presence("bot", -1));
   assert.deepEqual(s.value, { offline: "idle" });

@@ -71,6 +71,19 @@ export function cpuMs(pid: number): number | undefined {
   }
 }
 
+/** The machine's CPU ticks so far, busy and in all (the first line of /proc/stat). */
+export function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0]!;
+    const t = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = t.reduce((a, b) => a + b, 0);
+    // idle and iowait are the fourth and fifth fields
+    return { busy: total - (t[3] ?? 0) - (t[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

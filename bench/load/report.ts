@@ -50,6 +50,7 @@ const metrics: [string, string, string, boolean][] = [
   ["throughput: client CPU us/msg", "throughput", "clientCpuUsPerMsg", false],
   ["login: server CPU us/login", "login", "serverCpuUsPerLogin", false],
   ["login: client CPU us/login", "login", "clientCpuUsPerLogin", false],
+  ["login: machine busy %", "login", "machineBusyPct", false],
 ];
 
 const order = ["prosody", "ejabberd", "parley", "parley-pg", "relay"];

@@ -5,6 +5,7 @@ import {
   closeAll,
   cpuMs,
   login,
+  machineTicks,
   now,
   type Options,
   pool,
@@ -89,12 +90,14 @@ export async function scenarioLogin(o: Options): Promise<Result> {
   // provisioning and the untimed passes, which cost each server differently.
   const client0 = process.cpuUsage();
   const server0 = o.pid ? cpuMs(o.pid) : undefined;
+  const machine0 = machineTicks();
   const t0 = now();
   const r = await pass(latencies);
   const ms = now() - t0;
   await Promise.all(r.closed);
   const client = process.cpuUsage(client0);
   const server1 = o.pid ? cpuMs(o.pid) : undefined;
+  const machine1 = machineTicks();
   const perLogin = (cpuUs: number) => r.done > 0 ? Math.round(cpuUs / r.done) : undefined;
   return {
     scenario: "login",
@@ -113,6 +116,11 @@ export async function scenarioLogin(o: Options): Promise<Result> {
     clientCpuUsPerLogin: perLogin(client.user + client.system),
     serverCpuUsPerLogin: server0 !== undefined && server1 !== undefined
       ? perLogin((server1 - server0) * 1000)
+      : undefined,
+    // Whether the timed pass had the machine's cores to itself and used them: the generator, the
+    // server and the kernel's loopback work together.
+    machineBusyPct: machine0 && machine1 && machine1.total > machine0.total
+      ? Math.round((100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total))
       : undefined,
   };
 }

@@ -113,6 +113,11 @@ export class UserManager {
           this.counters.stored++;
         },
       },
+      guards: {
+        // Nothing can be stored without msgoffline, and an owner in #offlineEmpty has nothing
+        // stored (see flushOffline).
+        nothingStored: ({ context }) => !this.#offline() || this.#offlineEmpty.has(context.jid),
+      },
       actors: {
         storeOffline: fromPromise(({ input }) => this.#store(input.owner, input.messages)),
         flushOffline: fromPromise(async ({ input }) => {
