@@ -126,12 +126,19 @@ class PgListener implements Subscription {
   }
 }
 
+/**
+ * Statements are prepared once per connection and reused (postgres.js's `unsafe()` does not
+ * prepare unless asked). Every statement text Parley sends comes from a fixed set (the MAM query
+ * builder combines a few filters), so each connection's cache stays small.
+ */
+const PREPARED = { prepare: true } as postgres.UnsafeQueryOptions;
+
 class PgTx implements Sql {
   constructor(private readonly tx: TxDriver) {}
 
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     // deno-lint-ignore no-explicit-any
-    const rows = await this.tx.unsafe(text, params as any[]);
+    const rows = await this.tx.unsafe(text, params as any[], PREPARED);
     return Array.from(rows) as T[];
   }
 
@@ -164,7 +171,7 @@ class PgSql implements Sql {
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     if (this.#closed) throw new ClosedError("postgres");
     // deno-lint-ignore no-explicit-any
-    const rows = await this.driver.unsafe(text, params as any[]);
+    const rows = await this.driver.unsafe(text, params as any[], PREPARED);
     return Array.from(rows) as T[];
   }
 
