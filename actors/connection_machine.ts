@@ -118,10 +118,7 @@ function saslPayload(el: Element): Uint8Array | null | "bad" {
   if (text === "=") return new Uint8Array(0);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return "bad";
   try {
-    const bin = atob(text);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+    return Uint8Array.fromBase64(text);
   } catch {
     return "bad";
   }

@@ -1,5 +1,4 @@
 /** Helpers shared by the mechanisms: encodings, crypto primitives, authzid policy. */
-import { Buffer } from "node:buffer";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { normalizeDomainpart, tryParseJid } from "../../jid/mod.ts";
 import type { SaslCondition, SaslContext, SaslStep } from "./mechanism.ts";
@@ -19,8 +18,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export function decodeBase64Payload(text: string): Uint8Array | null {
   if (text === "=" || text === "") return new Uint8Array(0);
   if (!BASE64.test(text)) return null;
-  const b = Buffer.from(text, "base64");
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return Uint8Array.fromBase64(text);
 }
 
 /** Base64 text for `<challenge/>`/`<success/>`; "=" for an empty payload, as RFC 6120 §6.4.2 asks. */
@@ -30,7 +28,7 @@ export function encodeBase64Payload(data: Uint8Array | string): string {
 }
 
 export function toBase64(data: Uint8Array): string {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+  return data.toBase64();
 }
 
 const encoder = new TextEncoder();
