@@ -20,11 +20,11 @@ PORT_PROSODY=15222 PORT_EJABBERD=15322 PORT_RELAY=15422 PORT_PARLEY=15522 PORT_P
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 # Scenario sizes: small enough for a < 10 min run on 2 cores, large enough to leave the noise.
-# Logins: 1000 accounts, each logged in once untimed before the timed pass (bench/load's
+# Logins: 2000 accounts, each logged in once untimed before the timed pass (bench/load's
 # --warm-logins): PBKDF2 then runs once per account in the generator, as a client that keeps its
 # salted password would, instead of taking the CPU the servers share with it; 300 logins measured
-# JIT warm-up as much as logins.
-LOGIN_USERS=${LOGIN_USERS:-1000} LOGIN_C=${LOGIN_C:-20}
+# JIT warm-up as much as logins, and 1000 timed passes of 0.5-0.7 s.
+LOGIN_USERS=${LOGIN_USERS:-2000} LOGIN_C=${LOGIN_C:-20}
 # idle: IDLE_USERS sessions measured beyond IDLE_WARMUP kept open, RSS read for IDLE_SETTLE_S on
 # each side (the minimum: runtimes return memory 10-30 s after a burst), so ~100 s per target.
 IDLE_USERS=${IDLE_USERS:-2000} IDLE_WARMUP=${IDLE_WARMUP:-200} IDLE_SETTLE_S=${IDLE_SETTLE_S:-40}
