@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the same load scenarios against Prosody, ejabberd, Parley (embedded storage and PostgreSQL)
-# and the raw Deno relay, all on loopback, then prints a comparison table and writes
-# bench/results/latest.json. Reference servers run as throwaway instances under a temp dir, never
-# as the system services. Whole run is bounded (BENCH_TOTAL_S, default 570 s).
+# Runs the same load scenarios against Prosody, ejabberd (Mnesia, and PostgreSQL as ejabberd-pg),
+# Parley (embedded storage and PostgreSQL) and the raw Deno relay, all on loopback, then prints a
+# comparison table and writes bench/results/latest.json. Reference servers run as throwaway
+# instances under a temp dir, never as the system services. Whole run is bounded (BENCH_TOTAL_S,
+# default 900 s).
 #
 #   bench/compare.sh                      # everything
 #   BENCH_TARGETS="prosody ejabberd" bench/compare.sh
@@ -12,12 +13,17 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DOMAIN=${BENCH_DOMAIN:-localhost}
-TARGETS=${BENCH_TARGETS:-"prosody ejabberd parley parley-pg relay"}
+TARGETS=${BENCH_TARGETS:-"prosody ejabberd ejabberd-pg parley parley-pg relay"}
 TOTAL_S=${BENCH_TOTAL_S:-900}
 SCENARIO_S=${BENCH_SCENARIO_S:-60}
 # Ports below 32768 (outside the ephemeral range) and away from 5222.
 PORT_PROSODY=15222 PORT_EJABBERD=15322 PORT_RELAY=15422 PORT_PARLEY=15522 PORT_PARLEY_PG=15622
+PORT_EJABBERD_PG=15722
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+# ejabberd-pg: a database of its own on the same server, made afresh from ejabberd's schema.
+EJ_SQL_HOST=${BENCH_EJABBERD_SQL_HOST:-127.0.0.1} EJ_SQL_PORT=${BENCH_EJABBERD_SQL_PORT:-5432}
+EJ_SQL_USER=${BENCH_EJABBERD_SQL_USER:-postgres} EJ_SQL_DB=${BENCH_EJABBERD_SQL_DB:-parley_bench_ejabberd}
+EJ_SQL_SCHEMA=/usr/share/ejabberd/sql/pg.sql
 
 # Scenario sizes: small enough for a < 10 min run on 2 cores, large enough to leave the noise.
 # Logins: 2000 accounts, each logged in once untimed before the timed pass (bench/load's
@@ -42,7 +48,9 @@ chmod 755 "$TMP"
 mkdir -p "$TMP/results" bench/results
 START=$SECONDS
 STARTED_PIDS=()
-EJABBERD_STARTED=""
+EJABBERD_STARTED="" EJABBERD_PID=""
+# the running ejabberd instance's directory under $TMP (ejabberd or ejabberd-pg)
+EJ_DIR=""
 
 log() { printf '[compare %3ds] %s\n' $((SECONDS - START)) "$*" >&2; }
 left() { echo $((TOTAL_S - (SECONDS - START))); }
@@ -50,10 +58,19 @@ left() { echo $((TOTAL_S - (SECONDS - START))); }
 # As the ejabberd user directly (setpriv, not ejabberdctl's own su): su would reset the open-file
 # limit to 1024 through PAM and cap the idle scenario, and HOME keeps the Erlang cookie in our dir.
 ejabberdctl_bench() {
-  (cd "$TMP/ejabberd" && HOME="$TMP/ejabberd" setpriv --reuid ejabberd --regid ejabberd --init-groups \
-    ejabberdctl --config-dir "$TMP/ejabberd" --config "$TMP/ejabberd/ejabberd.yml" \
-    --ctl-config "$ROOT/bench/ejabberd/ejabberdctl.cfg" --logs "$TMP/ejabberd/logs" \
-    --spool "$TMP/ejabberd/spool" --node ejabberd_bench@localhost "$@")
+  (cd "$EJ_DIR" && HOME="$EJ_DIR" setpriv --reuid ejabberd --regid ejabberd --init-groups \
+    ejabberdctl --config-dir "$EJ_DIR" --config "$EJ_DIR/ejabberd.yml" \
+    --ctl-config "$ROOT/bench/ejabberd/ejabberdctl.cfg" --logs "$EJ_DIR/logs" \
+    --spool "$EJ_DIR/spool" --node "$(basename "$EJ_DIR" | tr -- - _)_bench@localhost" "$@")
+}
+
+# Stops the running instance and waits for its foreground process, so the next one starts clean.
+stop_ejabberd() {
+  [ -n "$EJABBERD_STARTED" ] || return 0
+  timeout 20 bash -c "$(declare -f ejabberdctl_bench); EJ_DIR='$EJ_DIR' ROOT='$ROOT' ejabberdctl_bench stop" \
+    >/dev/null 2>&1 || true
+  [ -n "$EJABBERD_PID" ] && stop_pid_tree "$EJABBERD_PID"
+  EJABBERD_STARTED="" EJABBERD_PID=""
 }
 
 # Every process we started, found through our own pids, never by name.
@@ -69,10 +86,7 @@ descendants() {
 
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$EJABBERD_STARTED" ]; then
-    timeout 20 bash -c "$(declare -f ejabberdctl_bench); TMP='$TMP' ROOT='$ROOT' ejabberdctl_bench stop" \
-      >/dev/null 2>&1 || true
-  fi
+  stop_ejabberd
   local all=() p
   for p in "${STARTED_PIDS[@]}"; do all+=("$p" $(descendants "$p")); done
   for p in "${all[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -104,6 +118,11 @@ install_missing() {
   local pkgs=()
   command -v prosody >/dev/null || pkgs+=(prosody)
   command -v ejabberdctl >/dev/null || pkgs+=(ejabberd)
+  # ejabberd's PostgreSQL driver is a package of its own (suggested, not required, by ejabberd)
+  case " $TARGETS " in
+    *" ejabberd-pg "*) dpkg-query -W -f='${Status}' erlang-p1-pgsql 2>/dev/null |
+      grep -q "install ok installed" || pkgs+=(erlang-p1-pgsql) ;;
+  esac
   [ ${#pkgs[@]} = 0 ] && return 0
   log "installing ${pkgs[*]}"
   # Keep apt from starting the system services: the bench runs its own instances.
@@ -202,21 +221,40 @@ start_prosody() {
   SERVER_PID=$pid
 }
 
-start_ejabberd() {
-  local d="$TMP/ejabberd"
+# A fresh database for ejabberd-pg from ejabberd's own schema file; false when that cannot be done.
+make_ejabberd_db() {
+  command -v psql >/dev/null && [ -r "$EJ_SQL_SCHEMA" ] || return 1
+  local psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$EJ_SQL_HOST" -p "$EJ_SQL_PORT" -U "$EJ_SQL_USER")
+  "${psql[@]}" -d postgres -c "DROP DATABASE IF EXISTS $EJ_SQL_DB" -c "CREATE DATABASE $EJ_SQL_DB" \
+    >/dev/null 2>&1 && "${psql[@]}" -d "$EJ_SQL_DB" -f "$EJ_SQL_SCHEMA" >/dev/null 2>&1
+}
+
+start_ejabberd() { # port storage (mnesia | sql)
+  local port=$1 db=$2
+  EJ_DIR="$TMP/ejabberd"
+  [ "$db" = sql ] && EJ_DIR="$TMP/ejabberd-pg"
+  local d=$EJ_DIR
   mkdir -p "$d/spool" "$d/logs"
   make_cert "$d"
   cat "$d/cert.pem" "$d/key.pem" >"$d/combined.pem"
   : >"$d/inetrc"
-  sed -e "s|@BENCH_DOMAIN@|$DOMAIN|g; s|@BENCH_C2S_PORT@|$PORT_EJABBERD|g; s|@BENCH_CERT@|$d/combined.pem|g" \
+  local auth=internal
+  [ "$db" = sql ] && auth=sql
+  sed -e "s|@BENCH_DOMAIN@|$DOMAIN|g; s|@BENCH_C2S_PORT@|$port|g; s|@BENCH_CERT@|$d/combined.pem|g" \
+    -e "s|@BENCH_AUTH@|$auth|g; s|@BENCH_DB@|$db|g" \
     "$ROOT/bench/ejabberd/ejabberd.yml" >"$d/ejabberd.yml"
+  if [ "$db" = sql ]; then
+    sed -e "s|@BENCH_SQL_HOST@|$EJ_SQL_HOST|g; s|@BENCH_SQL_PORT@|$EJ_SQL_PORT|g" \
+      -e "s|@BENCH_SQL_DB@|$EJ_SQL_DB|g; s|@BENCH_SQL_USER@|$EJ_SQL_USER|g" \
+      "$ROOT/bench/ejabberd/sql.yml" >>"$d/ejabberd.yml"
+  fi
   chown -R ejabberd: "$d"
-  port_free $PORT_EJABBERD || { log "port $PORT_EJABBERD busy, skipping ejabberd"; return 1; }
+  port_free "$port" || { log "port $port busy, skipping ejabberd"; return 1; }
   ejabberdctl_bench foreground >"$d/stdout.log" 2>&1 &
   local pid=$!
   STARTED_PIDS+=("$pid")
-  EJABBERD_STARTED=1
-  wait_port $PORT_EJABBERD 60 "$pid" || { log "ejabberd did not start: $(tail -3 "$d/stdout.log")"; return 1; }
+  EJABBERD_STARTED=1 EJABBERD_PID=$pid
+  wait_port "$port" 60 "$pid" || { log "ejabberd did not start: $(tail -3 "$d/stdout.log")"; return 1; }
   SERVER_PID=""
   local p
   for p in $(descendants "$pid"); do
@@ -263,9 +301,20 @@ for t in $TARGETS; do
       [ -n "$SERVER_PID" ] && stop_pid_tree "$SERVER_PID"
       ;;
     ejabberd)
-      if start_ejabberd; then run_scenarios ejabberd $PORT_EJABBERD "$SERVER_PID" $ALL_SCENARIOS; fi
-      timeout 20 bash -c "$(declare -f ejabberdctl_bench); TMP='$TMP' ROOT='$ROOT' ejabberdctl_bench stop" \
-        >/dev/null 2>&1 || true
+      if start_ejabberd $PORT_EJABBERD mnesia; then
+        run_scenarios ejabberd $PORT_EJABBERD "$SERVER_PID" $ALL_SCENARIOS
+      fi
+      stop_ejabberd
+      ;;
+    ejabberd-pg)
+      if ! (exec 3<>"/dev/tcp/$EJ_SQL_HOST/$EJ_SQL_PORT") 2>/dev/null; then
+        log "no PostgreSQL on $EJ_SQL_HOST:$EJ_SQL_PORT, skipping ejabberd-pg"
+      elif ! make_ejabberd_db; then
+        log "could not make database $EJ_SQL_DB from $EJ_SQL_SCHEMA, skipping ejabberd-pg"
+      elif start_ejabberd $PORT_EJABBERD_PG sql; then
+        run_scenarios ejabberd-pg $PORT_EJABBERD_PG "$SERVER_PID" $ALL_SCENARIOS
+      fi
+      stop_ejabberd
       ;;
     parley)
       start_parley $PORT_PARLEY "$TMP/parley" &&

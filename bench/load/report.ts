@@ -53,7 +53,13 @@ const metrics: [string, string, string, boolean][] = [
   ["login: machine busy %", "login", "machineBusyPct", false],
 ];
 
-const order = ["prosody", "ejabberd", "parley", "parley-pg", "relay"];
+const order = ["prosody", "ejabberd", "ejabberd-pg", "parley", "parley-pg", "relay"];
+// What each Parley variant is compared with: ejabberd-pg keeps its data in PostgreSQL as
+// parley-pg does, so that ratio compares like storage with like.
+const refs: Record<string, string[]> = {
+  parley: ["prosody", "ejabberd", "relay"],
+  "parley-pg": ["prosody", "ejabberd", "ejabberd-pg", "relay"],
+};
 const targets = [
   ...order.filter((t) => results[t]),
   ...Object.keys(results).filter((t) => !order.includes(t)),
@@ -75,18 +81,15 @@ for (const [label, scenario, path, higherBetter] of metrics) {
     const r = results[t]?.[scenario];
     return r && r.ok !== false ? get(r, path) : undefined;
   };
-  for (const variant of ["parley", "parley-pg"]) {
+  for (const [variant, against] of Object.entries(refs)) {
     const p = okValue(variant);
-    row[`${variant}/prosody`] = ratio(p, okValue("prosody"));
-    row[`${variant}/ejabberd`] = ratio(p, okValue("ejabberd"));
-    row[`${variant}/relay`] = ratio(p, okValue("relay"));
+    for (const r of against) row[`${variant}/${r}`] = ratio(p, okValue(r));
   }
   table.push(row);
 }
 
-const ratioCols = ["parley", "parley-pg"].flatMap((v) =>
-  ["prosody", "ejabberd", "relay"].map((r) => `${v}/${r}`)
-).filter((c) => table.some((r) => r[c] !== undefined));
+const ratioCols = Object.entries(refs).flatMap(([v, against]) => against.map((r) => `${v}/${r}`))
+  .filter((c) => table.some((r) => r[c] !== undefined));
 const cols = ["metric", ...targets, ...ratioCols];
 const cell = (v: unknown) => typeof v === "number" ? fmt(v) : v === undefined ? "-" : String(v);
 const widths = cols.map((c) => Math.max(c.length, ...table.map((r) => cell(r[c]).length)));
