@@ -71,3 +71,45 @@ Deno.test("offline messages arrive at the next login in order with delay stamps,
     await alice.stop();
   }
 });
+
+// sess-man remembers users whose store it emptied and skips their flush at the next login; a
+// message stored since must end that, or it would wait in the store.
+Deno.test("a message stored after a login that found nothing is flushed at the next login", async () => {
+  await using t = await startTestServer({ components });
+  await t.addUser("alice", "alice-secret");
+  await t.addUser("bob", "bob-secret");
+  const login = () => connectClient({ port: t.port, username: "bob", password: "bob-secret" });
+  // An answered query proves the server has processed the login, flush included.
+  const query = xml(
+    "iq",
+    { type: "get", to: "localhost" },
+    xml("query", { xmlns: "http://jabber.org/protocol/disco#info" }),
+  );
+  const alice = await connectClient({ port: t.port, username: "alice", password: "alice-secret" });
+  try {
+    for (let round = 1; round <= 2; round++) {
+      // Logged in and out with an empty store: from now on bob is known to have nothing stored.
+      const quiet = await login();
+      await quiet.iq(query);
+      await quiet.stop();
+      const id = `late${round}`;
+      await alice.send(
+        xml("message", { to: "bob@localhost", type: "chat", id }, xml("body", {}, id)),
+      );
+      for (let i = 0; i < 100 && (await t.db.offline.usage("bob@localhost")).count < 1; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal((await t.db.offline.usage("bob@localhost")).count, 1, `${id} stored`);
+      const bob = await login();
+      try {
+        const got = await bob.waitFor((s) => s.is("message") && s.attrs.id === id);
+        assert.ok(got.getChild("delay", "urn:xmpp:delay"), "delivered from the store");
+      } finally {
+        await bob.stop();
+      }
+      assert.equal((await t.db.offline.usage("bob@localhost")).count, 0, `${id} deleted`);
+    }
+  } finally {
+    await alice.stop();
+  }
+});
