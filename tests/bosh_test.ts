@@ -7,6 +7,7 @@ import { BoshClient, postBody, requestBody } from "./helpers/bosh_client.ts";
 import type { SessionRegistry } from "../plugins/sess_man/sessions.ts";
 import type { BoshManager } from "../net/bosh.ts";
 import { parseElement } from "../xml/parse.ts";
+import { until } from "./helpers/until.ts";
 
 const components = [
   "c2s",
@@ -36,14 +37,6 @@ function url(t: TestServer): string {
 
 function sessionsOf(t: TestServer, bare: string) {
   return t.server.core.service<SessionRegistry>("sessions").ofUser(bare);
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const discoInfo = (id: string) =>

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { connectClient, type Stanza, type TestClient, xml } from "./helpers/xmpp_client.ts";
+import { until } from "./helpers/until.ts";
 
 const components = ["c2s", "sess-man", "disco", "msgoffline", "message-archive", "message-carbons"];
 const MAM = "urn:xmpp:mam:2";
@@ -48,14 +49,6 @@ async function query(
     bodies: forwarded.map((m) => m.getChildText("body") ?? ""),
     fin: fin.is("fin") ? fin : fin.getChild("fin", MAM)!,
   };
-}
-
-async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 // Needs the lead's user actor (message/accepted, offline storage).

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { connectClient, type Stanza, type TestClient, xml } from "./helpers/xmpp_client.ts";
 import type { UserManager } from "../plugins/sess_man/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const components = ["c2s", "sess-man", "msgoffline", "ping"];
 const STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
@@ -32,14 +33,6 @@ function counters(t: TestServer) {
 }
 
 /** Bounded polling of server state (the user actor decides asynchronously). */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 async function storedCount(t: TestServer, owner = BOB): Promise<number> {
   return (await t.db.offline.usage(owner)).count;
 }

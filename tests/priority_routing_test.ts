@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { connectClient, type Stanza, type TestClient, xml } from "./helpers/xmpp_client.ts";
 import type { SessionRegistry } from "../plugins/sess_man/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const BOB = "bob@localhost";
 
@@ -64,14 +65,6 @@ async function receivedBefore(
     c.inbox.length = 0;
   }
   return out;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function sessionCount(t: TestServer): number {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startTestServer } from "./helpers/server.ts";
 import { connectClient, type TestClient, xml } from "./helpers/xmpp_client.ts";
 import type { UserManager } from "../plugins/sess_man/mod.ts";
+import { until } from "./helpers/until.ts";
 
 // Idle online users keep no running actor (UserManager #resting); every event must find them in
 // the state they were left in. Proven through the wire: delivery while at rest, a presence change,
@@ -16,11 +17,6 @@ const components = [
   "presence-subscription",
   "msgoffline",
 ];
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(ok(), what);
-}
 
 const chat = (to: string, id: string) =>
   xml("message", { to, type: "chat", id }, xml("body", {}, id));

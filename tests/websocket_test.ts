@@ -6,6 +6,7 @@ import { connectClient, type TestClient, xml } from "./helpers/xmpp_client.ts";
 import { parseElement } from "../xml/parse.ts";
 import type { Element } from "../xml/element.ts";
 import type { SessionRegistry } from "../plugins/sess_man/sessions.ts";
+import { until } from "./helpers/until.ts";
 
 const components = ["c2s", "sess-man", "disco", "http", "ws", "msgoffline", "message-archive"];
 const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
@@ -28,14 +29,6 @@ function loginWs(t: TestServer, username: string, resource?: string): Promise<Te
     password: `${username}-secret`,
     resource,
   });
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** A bare WebSocket that collects messages, for transcripts. */
