@@ -29,7 +29,7 @@ EJ_SQL_SCHEMA=/usr/share/ejabberd/sql/pg.sql
 # Logins: 2000 accounts, each logged in once untimed before the timed pass (bench/load's
 # --warm-logins): PBKDF2 then runs once per account in the generator, as a client that keeps its
 # salted password would, instead of taking the CPU the servers share with it; 300 logins measured
-# JIT warm-up as much as logins, and 1000 timed passes of 0.5-0.7 s.
+# JIT warm-up as much as logins, and 1000 gave timed passes of only 0.5-0.7 s.
 LOGIN_USERS=${LOGIN_USERS:-2000} LOGIN_C=${LOGIN_C:-20}
 # idle: IDLE_USERS sessions measured beyond IDLE_WARMUP kept open, RSS read for IDLE_SETTLE_S on
 # each side (the minimum: runtimes return memory 10-30 s after a burst), so ~100 s per target.

@@ -5,8 +5,7 @@
  *     [--duration S] [--pid PID] [--json out.json] [--tls starttls|none]
  * See docs/performance.md for the method and reference figures.
  */
-import process from "node:process";
-import { cpuMs, type Options, type Result } from "./load/common.ts";
+import { cpuSince, type Options, type Result } from "./load/common.ts";
 import { scenarios } from "./load/scenarios.ts";
 
 const HELP = `usage: deno task bench:load --scenario NAME --port N --domain D [options]
@@ -175,18 +174,15 @@ async function main(): Promise<number> {
   }, hardS * 1000);
   let result: Result;
   const started = new Date().toISOString();
-  // On a 2-core box generator and server share the CPU; report both so figures can be read right.
-  const client0 = process.cpuUsage();
-  const server0 = o.pid ? cpuMs(o.pid) : undefined;
+  const cpu = cpuSince(o.pid);
   try {
     result = await scenarios[o.scenario]!(o);
   } catch (e) {
     result = { scenario: o.scenario, ok: false, error: (e as Error).message };
   }
-  const c = process.cpuUsage(client0);
-  result.clientCpuMs = Math.round((c.user + c.system) / 1000);
-  const server1 = o.pid ? cpuMs(o.pid) : undefined;
-  if (server0 !== undefined && server1 !== undefined) result.serverCpuMs = server1 - server0;
+  const used = cpu();
+  result.clientCpuMs = Math.round(used.clientUs / 1000);
+  if (used.serverMs !== undefined) result.serverCpuMs = used.serverMs;
   const perMsg = result.scenario === "throughput" && typeof result.sent === "number" && result.sent;
   if (perMsg) {
     result.clientCpuUsPerMsg = Math.round(((result.clientCpuMs as number) * 1000) / perMsg);

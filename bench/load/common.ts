@@ -1,3 +1,4 @@
+import process from "node:process";
 import { type ClientOptions, XmppClient } from "./client.ts";
 
 export interface Options extends ClientOptions {
@@ -69,6 +70,24 @@ export function cpuMs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Starts counting CPU: the returned function gives what the generator (this process, us) and,
+ * with a pid, the server (ms, from /proc) have used since. On a 2-core box they share the CPU, so
+ * rates are read together with both.
+ */
+export function cpuSince(pid?: number): () => { clientUs: number; serverMs?: number } {
+  const client0 = process.cpuUsage();
+  const server0 = pid ? cpuMs(pid) : undefined;
+  return () => {
+    const c = process.cpuUsage(client0);
+    const server1 = pid ? cpuMs(pid) : undefined;
+    return {
+      clientUs: c.user + c.system,
+      serverMs: server0 !== undefined && server1 !== undefined ? server1 - server0 : undefined,
+    };
+  };
 }
 
 /** The machine's CPU ticks so far, busy and in all (the first line of /proc/stat). */

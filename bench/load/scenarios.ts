@@ -1,9 +1,8 @@
-import process from "node:process";
 import type { XmppClient } from "./client.ts";
 import { attr, childText, escapeXml } from "./framer.ts";
 import {
   closeAll,
-  cpuMs,
+  cpuSince,
   login,
   machineTicks,
   now,
@@ -88,15 +87,13 @@ export async function scenarioLogin(o: Options): Promise<Result> {
   const latencies: number[] = [];
   // CPU of the timed pass alone (its closes included): the scenario's totals also cover
   // provisioning and the untimed passes, which cost each server differently.
-  const client0 = process.cpuUsage();
-  const server0 = o.pid ? cpuMs(o.pid) : undefined;
+  const cpu = cpuSince(o.pid);
   const machine0 = machineTicks();
   const t0 = now();
   const r = await pass(latencies);
   const ms = now() - t0;
   await Promise.all(r.closed);
-  const client = process.cpuUsage(client0);
-  const server1 = o.pid ? cpuMs(o.pid) : undefined;
+  const used = cpu();
   const machine1 = machineTicks();
   const perLogin = (cpuUs: number) => r.done > 0 ? Math.round(cpuUs / r.done) : undefined;
   return {
@@ -113,10 +110,8 @@ export async function scenarioLogin(o: Options): Promise<Result> {
     elapsedMs: Math.round(ms),
     loginsPerSec: rate(r.done, ms),
     latencyMs: summarize(latencies),
-    clientCpuUsPerLogin: perLogin(client.user + client.system),
-    serverCpuUsPerLogin: server0 !== undefined && server1 !== undefined
-      ? perLogin((server1 - server0) * 1000)
-      : undefined,
+    clientCpuUsPerLogin: perLogin(used.clientUs),
+    serverCpuUsPerLogin: used.serverMs !== undefined ? perLogin(used.serverMs * 1000) : undefined,
     // Whether the timed pass had the machine's cores to itself and used them: the generator, the
     // server and the kernel's loopback work together.
     machineBusyPct: machine0 && machine1 && machine1.total > machine0.total
