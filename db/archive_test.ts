@@ -183,3 +183,39 @@ Deno.test("migration to segments keeps an existing archive, its order and its id
     await sql.close();
   }
 });
+
+Deno.test("one batch of many owners: each entry keeps its own XML, in order, past a segment's size", async () => {
+  const sql = await openPglite();
+  try {
+    await migrate(sql);
+    const store = new SqlArchiveStore(sql, { batchSize: 1000 });
+    // 300 entries over three owners, interleaved: owner 0 gets 100, more than one segment (128)
+    // only with the others', so each owner's pieces come from all over the joined XML.
+    const owners = ["a@x", "b@x", "c@x"];
+    const all = Array.from({ length: 300 }, (_, i) => ({
+      ...e(i),
+      owner: owners[i % 3]!,
+      // Quotes, apostrophes, backslashes and non-ASCII: what JSON used to escape.
+      xml: `<message id="m${i}" x='${i}'><body>\\ "ä" ${i} 💬</body></message>`,
+    }));
+    all.push(...Array.from({ length: 200 }, (_, i) => ({
+      ...e(300 + i),
+      owner: "a@x",
+      xml: `<message id="m${300 + i}"/>`,
+    })));
+    const refused = assert.rejects(
+      store.append({ ...e(999), xml: "<message>\u0001</message>" }),
+      /U\+0001/,
+    );
+    await Promise.all(all.map((entry) => store.append(entry)));
+    await refused;
+    assert.equal(store.stats().batches, 1, "written as one batch");
+    for (const owner of owners) {
+      const page = await store.query({ owner, max: 1000 });
+      assert.deepEqual(page.items, all.filter((x) => x.owner === owner), owner);
+    }
+    await store.close();
+  } finally {
+    await sql.close();
+  }
+});
