@@ -6,6 +6,7 @@ import type {
   ArchiveStore,
 } from "./types.ts";
 import { ClosedError, type Sql } from "./sql.ts";
+import { stanzaIdTime } from "./stanza_id.ts";
 
 /** An RSM `after`/`before` id that is not in the owner's archive (XEP-0313 item-not-found). */
 export class ItemNotFoundError extends Error {
@@ -51,6 +52,12 @@ interface Key {
  */
 const SEGMENT_MAX = 128;
 
+/**
+ * Segments read for an id from its millisecond on (`#keyOf`): more than one owner's batch can
+ * span (a burst of 8 x 500 entries for one owner is 32 segments), fewer than the fallback's scan.
+ */
+const SPANNING_SEGMENTS = 64;
+
 // A batch is two parameters: the entries' short columns as one JSON document, and their XML joined
 // by U+0001 (which XML 1.0 cannot carry and the serializer drops), each segment taking the next `n`
 // pieces from `off`. One statement text serves every batch and no batch nears the 65535-parameter
@@ -86,8 +93,9 @@ const ENTRY_COLUMNS = "x.id, s.owner, x.with_jid, x.direction, x.stamp, x.xml";
 /**
  * Message archive (XEP-0313) over SQL, stored in segments: each group commit writes one row per
  * owner (per `SEGMENT_MAX` entries) holding that owner's new entries column by column (arrays of
- * ids, peers, directions, stamps and XML, in order); GIN indexes on the ids and peers find a
- * stanza-id or a conversation without unpacking. An archive written one row per message needs
+ * ids, peers, directions, stamps and XML, in order); a GIN index on the peers finds a
+ * conversation without unpacking, and a stanza-id is found through the stamp it carries (an index
+ * on owner and last stamp; `#keyOf`). An archive written one row per message needs
  * every message to go through the table's indexes, which capped archiving at ~25-30k messages/s
  * on PostgreSQL here and made the archive the limit of the whole server (docs/performance.md);
  * segments cut the rows written under load by two orders of magnitude. Queries unpack only the
@@ -321,12 +329,34 @@ export class SqlArchiveStore implements ArchiveStore {
     return { total: Number(row!.total), lead: Number(row!.lead) };
   }
 
+  /**
+   * Where an id sits. An id made by `newStanzaId` carries its entry's stamp, so the owner's
+   * segments are read in last-stamp order from that millisecond (the index on owner and last
+   * stamp), and the first few hold it: the segments spanning one millisecond, a handful even when a
+   * burst splits one owner's batch. An id of another shape, or one its time did not lead to, is
+   * looked for in all of the owner's segments.
+   */
   async #keyOf(owner: string, id: string): Promise<Key> {
-    const [row] = await this.#sql.query<{ seq: string; ord: number }>(
+    const ms = stanzaIdTime(id);
+    let row: { seq: string; ord: number } | undefined;
+    if (ms !== undefined) {
+      // The inner LIMIT keeps the plan an ordered index scan that stops early; without it the
+      // planner sorts every later segment of the owner.
+      [row] = await this.#sql.query<{ seq: string; ord: number }>(
+        `SELECT c.seq::text AS seq, array_position(c.ids, $2) AS ord
+         FROM (SELECT seq, ids, first_stamp FROM archive_segment
+               WHERE owner = $1 AND last_stamp >= $3::timestamptz
+               ORDER BY last_stamp LIMIT ${SPANNING_SEGMENTS}) AS c
+         WHERE c.first_stamp <= $3::timestamptz AND c.ids @> ARRAY[$2::text]
+         LIMIT 1`,
+        [owner, id, new Date(ms).toISOString()],
+      );
+    }
+    row ??= (await this.#sql.query<{ seq: string; ord: number }>(
       `SELECT s.seq::text AS seq, array_position(s.ids, $2) AS ord FROM archive_segment s
        WHERE s.owner = $1 AND s.ids @> ARRAY[$2::text] ORDER BY s.seq LIMIT 1`,
       [owner, id],
-    );
+    ))[0];
     if (!row) throw new ItemNotFoundError(id);
     return { seq: row.seq, ord: Number(row.ord) };
   }

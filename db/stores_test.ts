@@ -1,4 +1,5 @@
 import { openPostgres } from "./postgres.ts";
+import { newStanzaId, stanzaIdTime } from "./stanza_id.ts";
 import assert from "node:assert/strict";
 import {
   type AccountCredentials,
@@ -512,6 +513,57 @@ async function contract(t: Deno.TestContext, db: Database): Promise<void> {
       ItemNotFoundError,
     );
   });
+
+  await t.step(
+    "archive: ids that carry their stamps are found through them, others anyway",
+    async () => {
+      const owner = "stamped@example.com";
+      // Three batches a minute apart, so three segments; ids as the archive makes them, except one
+      // that has their shape but not its entry's time, and one of another shape.
+      const entries: ArchiveEntry[] = [];
+      for (let b = 0; b < 3; b++) {
+        const batch = Array.from({ length: 5 }, (_, k) => {
+          const stamp = minute(100 + b);
+          return entry(owner, b * 5 + k, { id: newStanzaId(stamp.getTime()), stamp });
+        });
+        if (b === 1) {
+          batch[2] = { ...batch[2]!, id: newStanzaId(minute(500).getTime()) };
+          batch[3] = { ...batch[3]!, id: crypto.randomUUID() };
+        }
+        await Promise.all(batch.map((e) => db.archive.append(e)));
+        entries.push(...batch);
+      }
+      const ids = entries.map((e) => e.id);
+      assert.equal(stanzaIdTime(ids[0]!), minute(100).getTime());
+      assert.equal(stanzaIdTime(ids[8]!), undefined, "a UUID does not decode");
+      for (let i = 0; i < entries.length; i++) {
+        const after = await db.archive.query({ owner, after: ids[i], max: 2 });
+        assert.deepEqual(after.items.map((e) => e.id), ids.slice(i + 1, i + 3), `after ${i}`);
+        const before = await db.archive.query({ owner, before: ids[i], max: 2 });
+        assert.deepEqual(
+          before.items.map((e) => e.id),
+          ids.slice(Math.max(0, i - 2), i),
+          `before ${i}`,
+        );
+      }
+      const picked = [ids[1]!, ids[6]!, ids[13]!];
+      assert.deepEqual(
+        (await db.archive.query({ owner, ids: picked, max: 10 })).items.map((e) => e.id),
+        picked,
+      );
+      assert.deepEqual(
+        (await db.archive.query({ owner, ids: [ids[7]!, ids[8]!], max: 10 })).items.map((e) =>
+          e.id
+        ),
+        [ids[7], ids[8]],
+        "ids whose time misleads or is missing are filtered like any other",
+      );
+      await assert.rejects(
+        db.archive.query({ owner, after: newStanzaId(minute(101).getTime()), max: 2 }),
+        ItemNotFoundError,
+      );
+    },
+  );
 
   await t.step("archive: prefs default to always with empty lists, set replaces", async () => {
     const o = "prefs@example.com";

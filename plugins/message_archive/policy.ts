@@ -88,39 +88,4 @@ export class PrefsCache {
   }
 }
 
-const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
-// Two base-36 digits per table entry: the random tail is four lookups, not eight concatenations
-// (two ids per archived message made the id a visible part of the message path's profile).
-const PAIRS = Array.from(
-  { length: 36 * 36 },
-  (_, i) => ALPHABET[(i / 36) | 0]! + ALPHABET[i % 36]!,
-);
-let lastMs = -1;
-let msPart = "";
-let counter = 0;
-
-// Random 16-bit values drawn in blocks: one getRandomValues call per 512 ids instead of one per id.
-const pool = new Uint16Array(2048);
-let poolAt = pool.length;
-function randomPair(): string {
-  if (poolAt === pool.length) {
-    crypto.getRandomValues(pool);
-    poolAt = 0;
-  }
-  return PAIRS[pool[poolAt++]! % PAIRS.length]!;
-}
-
-/**
- * A new XEP-0359 stanza-id: unique and opaque to clients, time-ordered so ids sort roughly like
- * the archive (milliseconds, a per-millisecond counter, then ~41 random bits).
- */
-export function newStanzaId(now = Date.now()): string {
-  if (now === lastMs) counter++;
-  else {
-    lastMs = now;
-    msPart = now.toString(36).padStart(9, "0");
-    counter = 0;
-  }
-  return msPart + counter.toString(36).padStart(3, "0") + randomPair() + randomPair() +
-    randomPair() + randomPair();
-}
+export { newStanzaId } from "../../db/stanza_id.ts";

@@ -38,6 +38,7 @@ import {
   selectHistory,
   STATUS,
 } from "./protocol.ts";
+import { newStanzaId } from "../../db/stanza_id.ts";
 
 /** Options of the `[muc]` section. */
 export interface MucOptions {
@@ -341,7 +342,7 @@ export class RoomManager {
     }
     const stamp = new Date();
     if (ctx.config.logging && stanza.getChild("body")) {
-      const id = crypto.randomUUID();
+      const id = newStanzaId(stamp.getTime());
       msg.append(x("stanza-id", { xmlns: NS.sid, id, by: room.jid }));
       const xml = serialize(forwardable(msg));
       this.api.db.archive.append({
