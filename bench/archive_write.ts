@@ -7,27 +7,26 @@
  *   deno run -A bench/archive_write.ts [postgres://postgres@127.0.0.1:5432/test] [entries]
  */
 import { dropSchema, openDatabase } from "../db/mod.ts";
+import { cpuMs } from "./load/common.ts";
 
 const url = Deno.args[0] ?? "postgres://postgres@127.0.0.1:5432/test";
 const entries = Math.min(1_000_000, Number(Deno.args[1] ?? 200_000));
 const schema = "parley_bench_archive";
 const BATCH = 1_000, OWNERS = 20;
 
-/** CPU ticks of every process named postgres, in microseconds. */
+/** CPU of every process named postgres so far, in microseconds. */
 function postgresCpuUs(): number {
-  const tick = 10_000; // USER_HZ = 100 on Linux
-  let total = 0;
+  let totalMs = 0;
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const close = stat.lastIndexOf(")");
-      if (!stat.slice(stat.indexOf("(") + 1, close).startsWith("postgres")) continue;
-      const f = stat.slice(close + 2).split(" ");
-      total += (Number(f[11]) + Number(f[12])) * tick;
-    } catch { /* the process ended meanwhile */ }
+      if (Deno.readTextFileSync(`/proc/${e.name}/comm`).trim() !== "postgres") continue;
+    } catch {
+      continue; // the process ended meanwhile
+    }
+    totalMs += cpuMs(Number(e.name)) ?? 0;
   }
-  return total;
+  return totalMs * 1000;
 }
 
 const xml = (i: number) =>
