@@ -215,6 +215,16 @@ Deno.test("one batch of many owners: each entry keeps its own XML, in order, pas
       assert.deepEqual(page.items, all.filter((x) => x.owner === owner), owner);
     }
     await store.close();
+    // A segment whose XML column came out shorter than its count would lose entries: refused.
+    await assert.rejects(
+      sql.query(
+        `INSERT INTO archive_segment (owner, n, first_stamp, last_stamp, ids, withs, dirs, stamps,
+           xmls)
+         VALUES ('d@x', 2, now(), now(), '{a,b}', '{w,w}', '{in,in}', ARRAY[now(), now()],
+           '{<m/>}')`,
+      ),
+      /archive_segment_columns_match/,
+    );
   } finally {
     await sql.close();
   }

@@ -228,10 +228,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // A stanza-id is found through its entry's stamp, which the id carries (db/stanza_id.ts): a
     // b-tree entry per segment instead of a GIN key per archived message, which was ~20% of
     // PostgreSQL's CPU per archive write. Ids of other shapes are found by reading the owner's
-    // segments.
+    // segments. A segment's columns are built from slices of a batch's parameters (db/archive.ts),
+    // so a row whose arrays disagree with its count is refused rather than stored with entries
+    // lost (NOT VALID: rows already written are not rescanned).
     sql: `
       DROP INDEX archive_segment_ids;
-      CREATE INDEX archive_segment_owner_last ON archive_segment (owner, last_stamp);`,
+      CREATE INDEX archive_segment_owner_last ON archive_segment (owner, last_stamp);
+      ALTER TABLE archive_segment ADD CONSTRAINT archive_segment_columns_match CHECK (
+        cardinality(ids) = n AND cardinality(withs) = n AND cardinality(dirs) = n
+        AND cardinality(stamps) = n AND cardinality(xmls) = n) NOT VALID;`,
   },
 ];
 
