@@ -635,25 +635,27 @@ Deno.test({
       assert.equal(db.kind, "postgres");
       await t.step("archive columns are compressed with lz4 where the server has it", async () => {
         const raw = await openPostgres({ url: url!, schema, max: 1 });
-        const [offered] = await raw.query<{ lz4: boolean }>(
-          `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings
-           WHERE name = 'default_toast_compression'`,
-        );
-        // One segment whose peers column is big and repetitive enough to be compressed (the XML
-        // column is stored uncompressed, see migration 010).
-        const owner = "toast@example.com";
-        const peer = `${"a-long-peer-name".repeat(4)}@example.com`;
-        const entries = Array.from({ length: 100 }, (_, i) => entry(owner, i, { with: peer }));
-        await Promise.all(entries.map((e) => db.archive.append(e)));
-        const [row] = await raw.query<{ method: string | null }>(
-          "SELECT pg_column_compression(withs) AS method FROM archive_segment WHERE owner = $1",
-          [owner],
-        );
-        assert.equal(row?.method, offered?.lz4 ? "lz4" : "pglz");
-        const page = await db.archive.query({ owner, max: 100 });
-        assert.deepEqual(page.items.map((i) => i.with), entries.map(() => peer));
-        await raw.close();
-        assert.equal(row?.method, offered?.lz4 ? "lz4" : "pglz");
+        try {
+          const [offered] = await raw.query<{ lz4: boolean }>(
+            `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings
+             WHERE name = 'default_toast_compression'`,
+          );
+          // One segment whose peers column is big and repetitive enough to be compressed (the XML
+          // column is stored uncompressed, see migration 010).
+          const owner = "toast@example.com";
+          const peer = `${"a-long-peer-name".repeat(4)}@example.com`;
+          const entries = Array.from({ length: 100 }, (_, i) => entry(owner, i, { with: peer }));
+          await Promise.all(entries.map((e) => db.archive.append(e)));
+          const [row] = await raw.query<{ method: string | null }>(
+            "SELECT pg_column_compression(withs) AS method FROM archive_segment WHERE owner = $1",
+            [owner],
+          );
+          assert.equal(row?.method, offered?.lz4 ? "lz4" : "pglz");
+          const page = await db.archive.query({ owner, max: 100 });
+          assert.deepEqual(page.items.map((i) => i.with), entries.map(() => peer));
+        } finally {
+          await raw.close();
+        }
       });
       await contract(t, db);
     } finally {

@@ -27,7 +27,8 @@ import { StanzaError } from "../../protocol/errors.ts";
 import { NS } from "../../protocol/ns.ts";
 import { ItemNotFoundError } from "../../db/mod.ts";
 import type { ArchiveEntry, ArchivePrefs } from "../../db/types.ts";
-import { decide, newStanzaId, PrefsCache } from "./policy.ts";
+import { decide, PrefsCache } from "./policy.ts";
+import { newStanzaId } from "../../db/stanza_id.ts";
 import { serializeForwardable } from "../../protocol/forward.ts";
 import {
   fin,
@@ -39,7 +40,8 @@ import {
   resultMessage,
 } from "./query.ts";
 
-export { decide, newStanzaId, PrefsCache } from "./policy.ts";
+export { decide, PrefsCache } from "./policy.ts";
+export { newStanzaId } from "../../db/stanza_id.ts";
 export { parseQuery, parseStored, queryForm } from "./query.ts";
 
 /** Options of the `[message-archive]` section. */

@@ -87,5 +87,3 @@ export class PrefsCache {
     }
   }
 }
-
-export { newStanzaId } from "../../db/stanza_id.ts";
