@@ -1,6 +1,7 @@
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import {
   ClosedError,
+  copyStatement,
   type ListenHandlers,
   listenStatement,
   type Sql,
@@ -27,11 +28,22 @@ class Queue {
   }
 }
 
+/** PGlite's COPY reads its data from this file name, given the query's `blob`. */
+const DEV_BLOB = "'/dev/blob'";
+
 class PgliteTx implements Sql {
   constructor(private readonly tx: Transaction) {}
 
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     return (await this.tx.query<T>(text, params)).rows;
+  }
+
+  async copyIn(
+    table: string,
+    columns: readonly string[],
+    data: Uint8Array<ArrayBuffer>,
+  ): Promise<void> {
+    await this.tx.query(copyStatement(table, columns, DEV_BLOB), [], { blob: new Blob([data]) });
   }
 
   async exec(text: string): Promise<void> {
@@ -61,6 +73,14 @@ class PgliteSql implements Sql {
   query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     if (this.#closed) return Promise.reject(new ClosedError("pglite"));
     return this.#queue.run(async () => (await this.pg.query<T>(text, params)).rows);
+  }
+
+  copyIn(table: string, columns: readonly string[], data: Uint8Array<ArrayBuffer>): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError("pglite"));
+    const blob = new Blob([data]);
+    return this.#queue.run(async () => {
+      await this.pg.query(copyStatement(table, columns, DEV_BLOB), [], { blob });
+    });
   }
 
   exec(text: string): Promise<void> {

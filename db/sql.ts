@@ -5,6 +5,11 @@
 export interface Sql {
   /** Runs one statement and returns its rows. */
   query<T>(text: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Appends rows to `table` from data in PostgreSQL's binary COPY format (`CopyBinaryWriter`): all
+   * rows or, on an error, none.
+   */
+  copyIn(table: string, columns: readonly string[], data: Uint8Array<ArrayBuffer>): Promise<void>;
   /** Runs a script of one or more statements without parameters (migrations). */
   exec(text: string): Promise<void>;
   /**
@@ -42,6 +47,12 @@ export class ClosedError extends Error {
     super(`${what} is closed`);
     this.name = "ClosedError";
   }
+}
+
+/** The COPY statement for `copyIn`; table and column names are plain identifiers, quoted. */
+export function copyStatement(table: string, columns: readonly string[], source: string): string {
+  return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(", ")}) FROM ${source} ` +
+    "(FORMAT binary)";
 }
 
 /** LISTEN takes an identifier, not a parameter; channels are plain names, quoted. */
