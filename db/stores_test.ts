@@ -640,19 +640,24 @@ Deno.test({
             `SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings
              WHERE name = 'default_toast_compression'`,
           );
-          // One segment whose peers column is big and repetitive enough to be compressed (the XML
-          // column is stored uncompressed, see migration 010).
+          // One segment whose peers and XML are big and repetitive enough to be compressed.
           const owner = "toast@example.com";
           const peer = `${"a-long-peer-name".repeat(4)}@example.com`;
-          const entries = Array.from({ length: 100 }, (_, i) => entry(owner, i, { with: peer }));
+          const entries = Array.from({ length: 100 }, (_, i) =>
+            entry(owner, i, {
+              with: peer,
+              xml: `<message from="${peer}/r"><body>${"text ".repeat(20)}${i}</body></message>`,
+            }));
           await Promise.all(entries.map((e) => db.archive.append(e)));
-          const [row] = await raw.query<{ method: string | null }>(
-            "SELECT pg_column_compression(withs) AS method FROM archive_segment WHERE owner = $1",
+          const [row] = await raw.query<{ peers: string | null; xml: string | null }>(
+            `SELECT pg_column_compression(withs) AS peers, pg_column_compression(xmls) AS xml
+             FROM archive_segment WHERE owner = $1`,
             [owner],
           );
-          assert.equal(row?.method, offered?.lz4 ? "lz4" : "pglz");
+          const method = offered?.lz4 ? "lz4" : "pglz";
+          assert.deepEqual(row, { peers: method, xml: method });
           const page = await db.archive.query({ owner, max: 100 });
-          assert.deepEqual(page.items.map((i) => i.with), entries.map(() => peer));
+          assert.deepEqual(page.items, entries);
         } finally {
           await raw.close();
         }
