@@ -57,7 +57,7 @@ export class CopyBinaryWriter {
     const buf = this.#buf, at = this.#pos + 4;
     let written = -1;
     if (n <= SHORT_TEXT) {
-      // Ids, JIDs and directions: a call to encodeInto costs ~90 ns whatever the length, three
+      // Ids, JIDs and directions: a call to encodeInto costs 70-90 ns whatever the length, 3-4
       // times this loop over a short ASCII string (bench/copy_binary_bench.ts).
       written = n;
       for (let i = 0; i < n; i++) {

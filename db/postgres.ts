@@ -149,7 +149,11 @@ class PgListener implements Subscription {
         this.handlers.onState(false);
       }
       this.onClosed();
-      await this.#driver.end({ timeout: 0 });
+      // Not `timeout: 0`: closing while the LISTEN is still connecting destroyed a connection that
+      // had no socket yet, and the socket then connected and stayed open (a process that opened and
+      // closed a database at once did not exit). An idle connection ends at once either way; one
+      // with the LISTEN in flight ends when the LISTEN has.
+      await this.#driver.end({ timeout: 5 });
     })();
     return this.#closing;
   }

@@ -1,4 +1,5 @@
 import { openPostgres } from "./postgres.ts";
+import { until } from "../tests/helpers/until.ts";
 import { newStanzaId, stanzaIdTime } from "./stanza_id.ts";
 import assert from "node:assert/strict";
 import {
@@ -665,6 +666,30 @@ Deno.test({
       await contract(t, db);
     } finally {
       await db.close();
+      await dropSchema(url!, schema);
+    }
+  },
+});
+
+Deno.test({
+  name: "a PostgreSQL database closed as soon as it opens leaves no connection behind",
+  ignore: !url,
+  async fn() {
+    const schema = `parley_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    // Its LISTEN connections are still connecting when close() comes.
+    const db = await openDatabase({ url, schema });
+    await db.close();
+    const probe = await openPostgres({ url: url!, max: 1 });
+    try {
+      await until("the database's LISTEN connections are gone", async () => {
+        const [row] = await probe.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE $1",
+          [`parley listen % ${schema}`],
+        );
+        return row?.n === 0;
+      }, 3000);
+    } finally {
+      await probe.close();
       await dropSchema(url!, schema);
     }
   },
