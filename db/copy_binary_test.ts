@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { freshSchema } from "../tests/helpers/schema.ts";
 import { CopyBinaryWriter, TEXT_OID, TIMESTAMPTZ_OID } from "./copy_binary.ts";
 import { openPglite } from "./pglite.ts";
 import { dropSchema, openPostgres } from "./postgres.ts";
@@ -95,7 +96,7 @@ Deno.test({
   name: "binary COPY rows read back exactly on PostgreSQL (DATABASE_URL)",
   ignore: !url,
   async fn() {
-    const schema = `parley_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const schema = freshSchema();
     const sql = await openPostgres({ url: url!, schema, max: 1 });
     try {
       await checkBackend(sql);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { freshSchema } from "../tests/helpers/schema.ts";
 import { NotifiedCache } from "./notified_cache.ts";
 import { SqlAccountStore } from "./accounts.ts";
 import { migrate } from "./migrations.ts";
@@ -177,7 +178,7 @@ const url = Deno.env.get("DATABASE_URL");
 async function withTwoConnections(
   fn: (a: Sql, b: Sql, schema: string) => Promise<void>,
 ): Promise<void> {
-  const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const schema = freshSchema();
   const a = await openPostgres({ url: url!, schema, max: 2 });
   const b = await openPostgres({ url: url!, schema, max: 2 });
   try {

@@ -1,4 +1,5 @@
 import { openPostgres } from "./postgres.ts";
+import { freshSchema } from "../tests/helpers/schema.ts";
 import { until } from "../tests/helpers/until.ts";
 import { newStanzaId, stanzaIdTime } from "./stanza_id.ts";
 import assert from "node:assert/strict";
@@ -628,7 +629,7 @@ Deno.test({
   name: "stores meet the storage contract on PostgreSQL (DATABASE_URL)",
   ignore: !url,
   async fn(t) {
-    const schema = `parley_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const schema = freshSchema();
     const progress: string[] = [];
     const db = await openDatabase({ url, schema, onProgress: (m) => progress.push(m) });
     try {
@@ -675,7 +676,7 @@ Deno.test({
   name: "a PostgreSQL database closed as soon as it opens leaves no connection behind",
   ignore: !url,
   async fn() {
-    const schema = `parley_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const schema = freshSchema();
     // Its LISTEN connections are still connecting when close() comes.
     const db = await openDatabase({ url, schema });
     await db.close();

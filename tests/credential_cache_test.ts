@@ -5,6 +5,7 @@
  * and, on PostgreSQL, from `deno task ctl` running as a separate process.
  */
 import assert from "node:assert/strict";
+import { freshSchema } from "./helpers/schema.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 import { freePort } from "./helpers/ports.ts";
@@ -99,7 +100,7 @@ Deno.test({
     "a password changed and an account deleted by ctl in another process are refused at the next login (PostgreSQL)",
   ignore: !url,
   async fn() {
-    const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const schema = freshSchema();
     const dir = await Deno.makeTempDir({ prefix: "parley-cache-" });
     const db = await openDatabase({ url, schema, poolSize: 4 });
     const port = freePort();

@@ -9,6 +9,7 @@ import type { Database } from "../../db/types.ts";
 import { setupLogging } from "../../log/mod.ts";
 import { createAccount } from "../../server/accounts.ts";
 import { freePort } from "./ports.ts";
+import { freshSchema } from "./schema.ts";
 import { DEFAULT_COMPONENTS } from "../../config/schema.ts";
 
 export interface TestServer {
@@ -35,7 +36,7 @@ let logging = false;
 export async function testDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
   const url = Deno.env.get("DATABASE_URL");
   if (url) {
-    const schema = `parley_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const schema = freshSchema();
     const db = await openDatabase({ url, schema, poolSize: 4 });
     return {
       db,
