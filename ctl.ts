@@ -177,6 +177,7 @@ export async function main(args: string[]): Promise<number> {
     const db = await openDatabase({
       url: config.databaseUrl,
       dataDir: config.dataDir,
+      sharedBuffers: config.embeddedSharedBuffers,
       onProgress: (msg) => console.error(msg),
     });
     try {

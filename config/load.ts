@@ -132,6 +132,7 @@ export function validateConfig(raw: Raw, source = "(object)"): ParleyConfig {
     domain: c.domain.toLowerCase(),
     dataDir: c.data_dir,
     databaseUrl: c.database_url,
+    embeddedSharedBuffers: c.embedded_shared_buffers,
     components: [...new Set(c.components)],
     log: c.log,
     tls: { cert: c.tls.cert, key: c.tls.key },

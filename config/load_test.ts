@@ -42,6 +42,7 @@ const FULL_TOML = `
 domain = "Chat.Example.ORG"
 data_dir = "/var/lib/parley"
 database_url = "postgres://parley@db.example:5432/parley"
+embedded_shared_buffers = "256MB"
 components = ["c2s", "sess-man", "disco", "register"]
 
 [log]
@@ -85,6 +86,7 @@ Deno.test("with no file and no environment the defaults apply", async () => {
   assert.equal(c.domain, "localhost");
   assert.equal(c.dataDir, "./data");
   assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.embeddedSharedBuffers, "32MB");
   assert.deepEqual(c.components, [...DEFAULT_COMPONENTS]);
   assert.deepEqual(c.log, { level: "info", format: "text" });
   assert.equal(c.c2s.port, 5222);
@@ -102,6 +104,7 @@ Deno.test("PARLEY_CONFIG names the TOML file; every core key is read from it", a
     assert.equal(c.domain, "chat.example.org", "the domain is lower-cased");
     assert.equal(c.dataDir, "/var/lib/parley");
     assert.equal(c.databaseUrl, "postgres://parley@db.example:5432/parley");
+    assert.equal(c.embeddedSharedBuffers, "256MB");
     assert.deepEqual(c.components, ["c2s", "sess-man", "disco", "register"]);
     assert.deepEqual(c.log, { level: "debug", format: "json" });
     assert.deepEqual(c.tls, { cert: "/etc/parley/cert.pem", key: "/etc/parley/key.pem" });
@@ -174,6 +177,10 @@ Deno.test("bad values in the file are errors naming each key", async () => {
     ["[limits]\nmax_stanza_bytes = 10", ["limits.max_stanza_bytes"]],
     ["[limits]\nmax_depth = 2", ["limits.max_depth"]],
     ['database_url = "not a url"', ["database_url"]],
+    ['embedded_shared_buffers = "32 MB"', ["embedded_shared_buffers", "32MB"]],
+    ['embedded_shared_buffers = "32mb"', ["embedded_shared_buffers"]],
+    ["embedded_shared_buffers = 32", ["embedded_shared_buffers"]],
+    ['embedded_shared_buffers = "512kB"', ["embedded_shared_buffers", "at least 1MB"]],
     ['domain = ""', ["domain"]],
     ["components = [1, 2]", ["components"]],
     ['[tls]\ncert = "/a.pem"', ["tls.cert and tls.key go together"]],

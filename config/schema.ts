@@ -27,10 +27,22 @@ export const DEFAULT_COMPONENTS = [
   "host-meta",
 ] as const;
 
+/** Bytes in a size written the way PostgreSQL reads it ("32MB"): units are powers of 1024. */
+function sizeBytes(v: string): number {
+  const m = /^([0-9]+)(kB|MB|GB)$/.exec(v);
+  if (!m) return NaN;
+  return Number(m[1]) * { kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2] as "kB" | "MB" | "GB"];
+}
+
 export const coreSchema = z.object({
   domain: z.string().min(1).default("localhost"),
   data_dir: z.string().min(1).default("./data"),
   database_url: z.string().url().optional(),
+  /** the embedded database's page cache; PostgreSQL's own size syntax, checked here */
+  embedded_shared_buffers: z.string().regex(
+    /^[1-9][0-9]*(kB|MB|GB)$/,
+    'a size with its unit, such as "32MB" (kB, MB or GB)',
+  ).refine((v) => sizeBytes(v) >= 1024 * 1024, "at least 1MB").default("32MB"),
   components: z.array(z.string().min(1)).default([...DEFAULT_COMPONENTS]),
   log: z.object({
     level: z.enum(["debug", "info", "warning", "error"]).default("info"),
@@ -91,6 +103,8 @@ export interface ParleyConfig {
   domain: string;
   dataDir: string;
   databaseUrl?: string;
+  /** shared_buffers of the embedded database (PGlite); unused with `databaseUrl` */
+  embeddedSharedBuffers: string;
   components: string[];
   log: CoreParsed["log"];
   tls: { cert?: string; key?: string };

@@ -29,6 +29,8 @@ export interface OpenDatabaseOptions {
   schema?: string;
   /** PGlite keeps its files in `${dataDir}/pglite`. */
   dataDir?: string;
+  /** PGlite's shared_buffers ("32MB" when unset). */
+  sharedBuffers?: string;
   /** PGlite in memory, nothing persisted (tests). Also the case when neither url nor dataDir. */
   memory?: boolean;
   /** Told about each migration applied, e.g. "applying migration 001 accounts". */
@@ -53,7 +55,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       dir = `${opts.dataDir.replace(/\/+$/, "")}/pglite`;
       await Deno.mkdir(dir, { recursive: true });
     }
-    sql = await openPglite(dir);
+    sql = await openPglite(dir, { sharedBuffers: opts.sharedBuffers });
   }
   try {
     await migrate(sql, opts.onProgress);

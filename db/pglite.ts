@@ -143,9 +143,59 @@ class PgliteSql implements Sql {
   }
 }
 
-/** Opens embedded PostgreSQL: persisted in `dataDir`, or in memory when it is undefined. */
-export async function openPglite(dataDir?: string): Promise<Sql> {
-  const pg = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+/** PostgreSQL's shared_buffers for the embedded database unless configured. */
+export const DEFAULT_EMBEDDED_SHARED_BUFFERS = "32MB";
+
+export interface PgliteOptions {
+  /** PostgreSQL's shared_buffers (`"32MB"`, `"128MB"`, ...): the page cache inside the process. */
+  sharedBuffers?: string;
+}
+
+/**
+ * Opens embedded PostgreSQL: persisted in `dataDir`, or in memory when it is undefined.
+ *
+ * Memory, measured with `deno run -A bench/pglite_rss.ts`: PGlite's own default shared_buffers
+ * (160 MB) is all touched at start and stays resident, and a first start that ran initdb in this
+ * process kept ~650 MB resident for the server's lifetime. So shared_buffers defaults to 32 MB
+ * (table files are also in the OS page cache: this is a second cache, not the only one), and
+ * initdb runs in a worker that exits with its WebAssembly memory.
+ */
+export async function openPglite(dataDir?: string, opts: PgliteOptions = {}): Promise<Sql> {
+  if (dataDir !== undefined && !(await hasCluster(dataDir))) await initInWorker(dataDir);
+  const sharedBuffers = opts.sharedBuffers ?? DEFAULT_EMBEDDED_SHARED_BUFFERS;
+  const pg = new PGlite({
+    dataDir,
+    startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${sharedBuffers}`],
+  });
   await pg.waitReady;
   return new PgliteSql(pg);
+}
+
+async function hasCluster(dataDir: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(`${dataDir}/PG_VERSION`)).isFile;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** Runs initdb for `dataDir` in a worker (`pglite_init_worker.ts`) and waits for it to end. */
+async function initInWorker(dataDir: string): Promise<void> {
+  const worker = new Worker(new URL("./pglite_init_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  try {
+    const answer = await new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<{ ok: boolean; error?: string }>) => resolve(e.data);
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        reject(new Error(`initdb worker failed: ${e.message}`));
+      };
+      worker.postMessage({ dataDir });
+    });
+    if (!answer.ok) throw new Error(`initdb in ${dataDir} failed: ${answer.error}`);
+  } finally {
+    worker.terminate();
+  }
 }

@@ -53,6 +53,56 @@ Deno.test("PGlite runs a statement issued during another caller's transaction af
   await assert.rejects(sql.query("SELECT 1"), /closed/);
 });
 
+Deno.test("a data dir is made by initdb in a worker, then opened here with its shared_buffers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "parley-pglite-" });
+  try {
+    const first = await openPglite(dir);
+    try {
+      assert.ok((await Deno.stat(`${dir}/PG_VERSION`)).isFile, "the cluster's files are there");
+      assert.deepEqual(await first.query("SHOW shared_buffers"), [{ shared_buffers: "32MB" }]);
+      await first.exec("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')");
+    } finally {
+      await first.close();
+    }
+    // Opened again: no second initdb over the data, and the configured cache size applies.
+    const again = await openPglite(dir, { sharedBuffers: "8MB" });
+    try {
+      assert.deepEqual(await again.query("SHOW shared_buffers"), [{ shared_buffers: "8MB" }]);
+      assert.deepEqual(await again.query("SELECT v FROM kept"), [{ v: "still here" }]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an in-memory database gets the same default shared_buffers", async () => {
+  const sql = await openPglite();
+  try {
+    assert.deepEqual(await sql.query("SHOW shared_buffers"), [{ shared_buffers: "32MB" }]);
+  } finally {
+    await sql.close();
+  }
+});
+
+Deno.test("a data dir initdb cannot write to is an error naming it, not a hang", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "parley-pglite-" });
+  const dir = `${parent}/cluster`;
+  try {
+    await Deno.mkdir(dir);
+    await Deno.chmod(dir, 0o500);
+    // PGlite's file layer checks the mode bits itself, so this holds for root too.
+    await assert.rejects(
+      openPglite(dir),
+      (e: Error) => e.message.includes(dir) && e.message.includes("ErrnoError"),
+    );
+  } finally {
+    await Deno.chmod(dir, 0o700);
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
 Deno.test("migrations refuse ids that are not ascending", async () => {
   const sql = null as unknown as Sql; // never reached: the list is checked first
   await assert.rejects(

@@ -56,6 +56,7 @@ export async function startServer(
     db = opts.db ?? await openDatabase({
       url: config.databaseUrl,
       dataDir: config.dataDir,
+      sharedBuffers: config.embeddedSharedBuffers,
       onProgress: (msg) => log.info("{msg}", { msg }),
     });
   } catch (e) {
