@@ -124,26 +124,60 @@ export class Hooks {
     return (this.#chains.get(name)?.length ?? 0) > 0;
   }
 
-  /** Runs a stanza chain; true when some handler took the stanza. */
-  async fireStanza(name: StanzaHook, ev: StanzaEvent): Promise<boolean> {
+  /**
+   * Runs a stanza chain; true when some handler took the stanza. Synchronous until a handler
+   * returns a promise: most handlers answer at once, and this runs for every routed stanza.
+   */
+  fireStanza(name: StanzaHook, ev: StanzaEvent): boolean | Promise<boolean> {
     const chain = this.#chains.get(name);
     if (!chain) return false;
-    for (const entry of chain) {
+    for (let i = 0; i < chain.length; i++) {
+      const entry = chain[i]!;
+      try {
+        const r = entry.fn(ev);
+        if (r instanceof Promise) return this.#continueStanza(name, ev, chain, i, r);
+        if (r === true) return true;
+      } catch (e) {
+        this.#stanzaHandlerFailed(name, entry, e);
+      }
+    }
+    return false;
+  }
+
+  /** The rest of `fireStanza` once handler `i` returned `pending`. */
+  async #continueStanza(
+    name: StanzaHook,
+    ev: StanzaEvent,
+    chain: Entry[],
+    i: number,
+    pending: Promise<unknown>,
+  ): Promise<boolean> {
+    try {
+      if (await pending === true) return true;
+    } catch (e) {
+      this.#stanzaHandlerFailed(name, chain[i]!, e);
+    }
+    for (let j = i + 1; j < chain.length; j++) {
+      const entry = chain[j]!;
       try {
         let r = entry.fn(ev);
         if (r instanceof Promise) r = await r;
         if (r === true) return true;
       } catch (e) {
-        // A StanzaError is a handler's answer, not a crash: the router turns it into a reply.
-        if (e instanceof StanzaError) throw e;
-        log.error("hook {hook} of {owner} failed: {error}", {
-          hook: name,
-          owner: entry.owner,
-          error: String(e),
-        });
+        this.#stanzaHandlerFailed(name, entry, e);
       }
     }
     return false;
+  }
+
+  #stanzaHandlerFailed(name: StanzaHook, entry: Entry, e: unknown): void {
+    // A StanzaError is a handler's answer, not a crash: the router turns it into a reply.
+    if (e instanceof StanzaError) throw e;
+    log.error("hook {hook} of {owner} failed: {error}", {
+      hook: name,
+      owner: entry.owner,
+      error: String(e),
+    });
   }
 
   /** Runs interceptors; at "before" points a StanzaError propagates to reject the stanza. */
@@ -206,18 +240,20 @@ export class Hooks {
     const chain = this.#chains.get(name);
     if (!chain) return;
     for (const entry of chain) {
-      const fail = (e: unknown) =>
-        log.error("hook {hook} of {owner} failed: {error}", {
-          hook: name,
-          owner: entry.owner,
-          error: String(e),
-        });
       try {
         const r = entry.fn(ev);
-        if (r instanceof Promise) r.catch(fail);
+        if (r instanceof Promise) r.catch((e) => this.#lifecycleHandlerFailed(name, entry, e));
       } catch (e) {
-        fail(e);
+        this.#lifecycleHandlerFailed(name, entry, e);
       }
     }
+  }
+
+  #lifecycleHandlerFailed(name: LifecycleHook, entry: Entry, e: unknown): void {
+    log.error("hook {hook} of {owner} failed: {error}", {
+      hook: name,
+      owner: entry.owner,
+      error: String(e),
+    });
   }
 }

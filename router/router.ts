@@ -8,7 +8,7 @@ import { Element, x } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../jid/mod.ts";
 import { errorReply, mayReplyWithError, StanzaError } from "../protocol/errors.ts";
 import { logger } from "../log/mod.ts";
-import type { Hooks, RouteKind, StanzaEvent, StanzaKind } from "./hooks.ts";
+import type { Hooks, RouteKind, StanzaEvent, StanzaHook, StanzaKind } from "./hooks.ts";
 import type { IqRegistry, IqScope } from "./iq.ts";
 import type { Session } from "./session.ts";
 
@@ -30,6 +30,22 @@ export interface RouterCounters {
   /** stream errors sent to clients, by condition (metrics) */
   streamErrors: Record<string, number>;
 }
+
+/**
+ * Chain names by stanza kind and route, written out once: built per stanza with a template they
+ * were two new strings to hash for every routed stanza.
+ */
+const HOOK_NAMES = Object.fromEntries(
+  (["message", "presence", "iq"] as const).map((kind) => [
+    kind,
+    Object.fromEntries(
+      (["full", "bare", "host"] as const).map((route) => [
+        route,
+        { pre: `pre-${kind}/${route}`, on: `${kind}/${route}` },
+      ]),
+    ),
+  ]),
+) as Record<StanzaKind, Record<RouteKind, { pre: StanzaHook; on: StanzaHook }>>;
 
 export class Router {
   readonly components = new Map<string, Component>();
@@ -140,8 +156,13 @@ export class Router {
       }
       const route: RouteKind = to.local === "" ? "host" : to.resource === "" ? "bare" : "full";
       const ev: StanzaEvent = { stanza, kind, route, from, to, origin };
-      if (origin && await this.hooks.fireStanza(`pre-${kind}/${route}`, ev)) return;
-      if (await this.hooks.fireStanza(`${kind}/${route}`, ev)) return;
+      const names = HOOK_NAMES[kind][route];
+      if (origin) {
+        const took = this.hooks.fireStanza(names.pre, ev);
+        if (took === true || (took !== false && await took)) return;
+      }
+      const took = this.hooks.fireStanza(names.on, ev);
+      if (took === true || (took !== false && await took)) return;
       this.#unhandled(ev);
     } catch (e) {
       if (e instanceof StanzaError) this.#bounce(stanza, e);

@@ -99,8 +99,10 @@ export default definePlugin({
     // Sent carbons: run before delivery and never take the stanza (routing continues).
     const sent = (ev: StanzaEvent): void => {
       const { origin, stanza } = ev;
-      if (!origin?.jid || !carbonEligible(stanza)) return;
+      if (!origin?.jid) return;
       const user = origin.jid.bare;
+      // A user on one device has nobody to copy to (the common case, checked first).
+      if (sessions.countOfUser(user) < 2 || !carbonEligible(stanza)) return;
       copy("sent", user, stanza, (s) =>
         // Not to the sender, and not to a resource of the same user the message is addressed to.
         s === origin ||
@@ -114,6 +116,8 @@ export default definePlugin({
       if (to.domain !== api.domain || to.local === "") return;
       // A message between one user's own resources was already copied as sent.
       if (from.bare === to.bare) return;
+      // Every session of the user got it already: nobody to copy to.
+      if (sessions.countOfUser(to.bare) <= ev.sessions.length) return;
       if (!carbonEligible(stanza)) return;
       const got = new Set(ev.sessions);
       copy("received", to.bare, stanza, (s) => got.has(s));

@@ -44,6 +44,13 @@ export class SessionRegistry {
   }
 
   /** The user's bound sessions (empty when none). */
+  /** How many sessions the user has bound, without building the list. */
+  countOfUser(bare: string): number {
+    const b = this.#byBare.get(bare);
+    if (b === undefined) return 0;
+    return b instanceof Map ? b.size : 1;
+  }
+
   ofUser(bare: string): Session[] {
     const b = this.#byBare.get(bare);
     if (b === undefined) return [];
