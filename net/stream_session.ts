@@ -290,17 +290,18 @@ export class StreamSession implements Session {
     this.#actor.send({ type: ok ? "TLS_DONE" : "TLS_FAILED" });
   }
 
-  send(stanza: Element): void {
+  send(stanza: Element, serialized?: string): void {
     if (this.#ended) return;
     const sent = this.#core.router.counters.sent;
     const kind = stanza.localName as keyof typeof sent;
     if (kind in sent) sent[kind]++;
     const hooks = this.#core.hooks;
     if (hooks.has("interceptor/outgoing/before") || hooks.has("interceptor/outgoing/after")) {
+      // Interceptors may change the stanza: it is serialized after them.
       this.#chainOut(stanza);
       return;
     }
-    this.#io.sendElement(stanza);
+    this.#io.sendElement(stanza, serialized);
   }
 
   close(condition?: StreamErrorCondition, text?: string): void {

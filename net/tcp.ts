@@ -182,8 +182,8 @@ export class TcpTransport implements StreamTransport {
     this.#write(streamOpen(attrs));
   }
 
-  sendElement(el: Element): void {
-    this.#write(serialize(el));
+  sendElement(el: Element, serialized?: string): void {
+    this.#write(serialized ?? serialize(el));
   }
 
   sendClose(): void {

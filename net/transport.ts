@@ -12,7 +12,8 @@ export interface StreamTransport {
   /** STARTTLS can be negotiated now */
   readonly canStartTls: boolean;
   sendHeader(attrs: Record<string, string>): void;
-  sendElement(el: Element): void;
+  /** `serialized`, when given, is `serialize(el)` (for a transport that writes that form). */
+  sendElement(el: Element, serialized?: string): void;
   sendClose(): void;
   /** the stream restarts (after TLS or SASL): expect a new header */
   resetParser(): void;

@@ -17,9 +17,10 @@ export function forwardable(stanza: Element): Element {
 
 /**
  * `serialize(forwardable(stanza))` without the copy: the message path archives every message this
- * way, and cloning the whole stanza only to declare its namespace showed in the profile.
+ * way, and cloning the whole stanza only to declare its namespace showed in the profile. A caller
+ * that has `serialize(stanza)` already passes it.
  */
-export function serializeForwardable(stanza: Element): string {
+export function serializeForwardable(stanza: Element, serialized = serialize(stanza)): string {
   // The declarations cloneDetached() and forwardable() put first, in their order.
   let declared = "";
   if (stanza.attrs.xmlns === undefined) {
@@ -31,7 +32,7 @@ export function serializeForwardable(stanza: Element): string {
     const ns = stanza.resolvePrefix(prefix);
     if (ns !== undefined) declared += " xmlns:" + prefix + "='" + escapeAttr(ns) + "'";
   }
-  const s = serialize(stanza);
+  const s = serialized;
   return declared === "" ? s : "<" + stanza.name + declared + s.slice(1 + stanza.name.length);
 }
 

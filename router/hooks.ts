@@ -55,6 +55,12 @@ export interface MessageAccepted {
   outcome: "delivered" | "stored";
   /** the sender's local session, when the sender is a local client */
   origin: Session | null;
+  /**
+   * `serialize(stanza)` of the final stanza, set by a handler that serialized it anyway (the
+   * message archive) so that delivery and the offline store do not serialize it again. A handler
+   * that changes the stanza after it is set must delete it.
+   */
+  serialized?: string;
 }
 
 /** A message was written to these sessions of the recipient (for carbons, chat logs). */

@@ -26,8 +26,11 @@ export interface Session {
   interested: boolean;
   /** per-plugin state, keyed by plugin name */
   readonly data: Map<string, unknown>;
-  /** Writes a stanza to the client (passing the outgoing interceptors). */
-  send(stanza: Element): void;
+  /**
+   * Writes a stanza to the client (passing the outgoing interceptors). `serialized`, when the
+   * caller has it, is exactly `serialize(stanza)`: a transport that writes that form uses it.
+   */
+  send(stanza: Element, serialized?: string): void;
   /** Ends the stream, with a stream error when a condition is given. */
   close(condition?: StreamErrorCondition, text?: string): void;
 }

@@ -143,21 +143,24 @@ export default definePlugin<MessageArchiveOptions>({
       stripStanzaIds(stanza, owner);
       if (!archivable(stanza)) return;
       const stamp = new Date();
-      // Serialised once: the recipient's copy is the sender's with its stanza-id spliced in before
-      // the closing tag, which is what serialising the stamped stanza again would give (a body
-      // means the stanza has a closing tag). One serialisation less per archived message.
-      const sentCopy = serializeForwardable(stanza);
+      // Serialised once: the stamped stanza is the unstamped one with its stanza-id spliced in
+      // before the closing tag, which is what serialising it again would give (a body means the
+      // stanza has a closing tag). Delivery and the offline store take that string too.
+      const unstamped = serialize(stanza);
+      const sentCopy = serializeForwardable(stanza, unstamped);
       const id = newStanzaId(stamp.getTime());
       const sid = x("stanza-id", { xmlns: NS.sid, id, by: owner });
       stanza.append(sid);
-      const close = sentCopy.lastIndexOf("</");
+      const close = unstamped.lastIndexOf("</");
+      const stamped = unstamped.slice(0, close) + serialize(sid) + unstamped.slice(close);
+      ev.serialized = stamped;
       archive({
         id,
         owner,
         with: from.bare,
         direction: "in",
         stamp,
-        xml: sentCopy.slice(0, close) + serialize(sid) + sentCopy.slice(close),
+        xml: serializeForwardable(stanza, stamped),
       });
       if (from.domain === api.domain && from.local !== "" && from.bare !== owner) {
         archive({

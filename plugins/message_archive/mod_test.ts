@@ -14,6 +14,7 @@ import { type Element, x } from "../../xml/element.ts";
 import { serialize } from "../../xml/serialize.ts";
 import { NS } from "../../protocol/ns.ts";
 import { forwardable } from "../../protocol/forward.ts";
+import type { MessageAccepted } from "../../router/hooks.ts";
 
 // One database and core for the whole file (PGlite takes seconds to start); each test uses its own
 // users so their archives never meet.
@@ -212,6 +213,32 @@ Deno.test("message-archive stores each copy as the serialisation of what its own
   const unstamped = forwardable(delivered);
   unstamped.remove(unstamped.getChild("stanza-id", NS.sid)!);
   assert.equal(outCopy!.xml, serialize(unstamped));
+});
+
+Deno.test("message-archive hands delivery the serialisation of the stamped stanza", async () => {
+  const f = await world();
+  const [alice, bob] = users("alice", "bob");
+  const a = connect(f, alice);
+  const stanza = x(
+    "message",
+    { from: a.jid.full, to: `${bob}@${DOMAIN}`, type: "chat", id: "s1" },
+    x("body", {}, `<&> \u00e9`),
+  );
+  const ev: MessageAccepted = {
+    stanza,
+    from: a.jid,
+    to: parseJid(`${bob}@${DOMAIN}`),
+    outcome: "delivered",
+    origin: null,
+  };
+  f.core.hooks.fireSync("message/accepted", ev);
+  assert.ok(stanza.getChild("stanza-id", NS.sid), "stamped");
+  assert.equal(ev.serialized, serialize(stanza));
+  // Nothing archived, nothing handed over.
+  const { serialized: _, ...unserialized } = ev;
+  const typing: MessageAccepted = { ...unserialized, stanza: x("message", { type: "chat" }) };
+  f.core.hooks.fireSync("message/accepted", typing);
+  assert.equal(typing.serialized, undefined);
 });
 
 Deno.test("message-archive does not keep a remote sender's copy nor unarchivable messages", async () => {

@@ -9,7 +9,7 @@ import { serialize } from "../../xml/serialize.ts";
 import type { JID } from "../../jid/mod.ts";
 import { NS } from "../../protocol/ns.ts";
 import { StanzaError, type StanzaErrorCondition } from "../../protocol/errors.ts";
-import type { StanzaEvent } from "../../router/hooks.ts";
+import type { MessageAccepted, StanzaEvent } from "../../router/hooks.ts";
 import type { Session } from "../../router/session.ts";
 import type { Core } from "../../server/core.ts";
 import {
@@ -318,16 +318,19 @@ export class UserManager {
       this.core.router.bounce(m.stanza, new StanzaError("service-unavailable"));
       return;
     }
+    let serialized: string | undefined;
     if (m.storable) {
-      hooks.fireSync("message/accepted", {
+      const accepted: MessageAccepted = {
         stanza: m.stanza,
         from: env.from,
         to: env.to,
         outcome: "delivered",
         origin: env.origin,
-      });
+      };
+      hooks.fireSync("message/accepted", accepted);
+      serialized = accepted.serialized;
     }
-    for (const s of targets) s.send(m.stanza);
+    for (const s of targets) s.send(m.stanza, serialized);
     this.counters.delivered++;
     hooks.fireSync("message/delivered", {
       stanza: m.stanza,
@@ -353,14 +356,15 @@ export class UserManager {
           bytes: encoder.encode(serialize(m.stanza)).byteLength,
           prepare: () => {
             // Accepted before it is written, so the stored copy carries the archive's stamp.
-            this.core.hooks.fireSync("message/accepted", {
+            const accepted: MessageAccepted = {
               stanza: m.stanza,
               from: env.from,
               to: env.to,
               outcome: "stored",
               origin: env.origin,
-            });
-            return serialize(m.stanza);
+            };
+            this.core.hooks.fireSync("message/accepted", accepted);
+            return accepted.serialized ?? serialize(m.stanza);
           },
         };
       }),
