@@ -73,6 +73,13 @@ export function stripStanzaIds(stanza: Element, by: string): void {
   }
 }
 
+/** Unprefixed and in jabber:client, declared or inherited (from a c2s stream, or unset). */
+function inClientNamespace(stanza: Element): boolean {
+  if (stanza.prefix !== null) return false;
+  const ns = stanza.resolvePrefix(null);
+  return ns === undefined || ns === NS.client;
+}
+
 export default definePlugin<MessageArchiveOptions>({
   name: "message-archive",
   description: "message archive management (XEP-0313) and stanza ids (XEP-0359)",
@@ -145,9 +152,12 @@ export default definePlugin<MessageArchiveOptions>({
       const stamp = new Date();
       // Serialised once: the stamped stanza is the unstamped one with its stanza-id spliced in
       // before the closing tag, which is what serialising it again would give (a body means the
-      // stanza has a closing tag). Delivery and the offline store take that string too.
+      // stanza has a closing tag). Delivery and the offline store take that string too, and the
+      // archive keeps the same strings: a copy is read back in a jabber:client context
+      // (parseStored), so one in that namespace needs no declaration of its own.
       const unstamped = serialize(stanza);
-      const sentCopy = serializeForwardable(stanza, unstamped);
+      const plain = inClientNamespace(stanza);
+      const sentCopy = plain ? unstamped : serializeForwardable(stanza, unstamped);
       const id = newStanzaId(stamp.getTime());
       const sid = x("stanza-id", { xmlns: NS.sid, id, by: owner });
       stanza.append(sid);
@@ -160,7 +170,7 @@ export default definePlugin<MessageArchiveOptions>({
         with: from.bare,
         direction: "in",
         stamp,
-        xml: serializeForwardable(stanza, stamped),
+        xml: plain ? stamped : serializeForwardable(stanza, stamped),
       });
       if (from.domain === api.domain && from.local !== "" && from.bare !== owner) {
         archive({

@@ -207,12 +207,51 @@ Deno.test("message-archive stores each copy as the serialisation of what its own
   const b = connect(f, bob);
   await iq(f, a, "set", mamQuery());
   await iq(f, b, "set", mamQuery());
+  // Stored as written on the recipient's and the sender's streams (jabber:client undeclared)...
   const [inCopy] = (await f.db.archive.query({ owner: `${bob}@${DOMAIN}`, max: 5 })).items;
-  assert.equal(inCopy!.xml, serialize(forwardable(delivered)));
+  assert.equal(inCopy!.xml, serialize(delivered));
   const [outCopy] = (await f.db.archive.query({ owner: `${alice}@${DOMAIN}`, max: 5 })).items;
-  const unstamped = forwardable(delivered);
+  const unstamped = delivered.clone();
   unstamped.remove(unstamped.getChild("stanza-id", NS.sid)!);
   assert.equal(outCopy!.xml, serialize(unstamped));
+  // ...and read back in jabber:client, declared, as MAM forwards them.
+  assert.equal(serialize(parseStored(inCopy!.xml)!), serialize(forwardable(delivered)));
+  assert.equal(serialize(parseStored(outCopy!.xml)!), serialize(forwardable(unstamped)));
+});
+
+Deno.test("message-archive declares the namespace of a copy that is not in jabber:client", async () => {
+  const f = await world();
+  const [alice, bob] = users("alice", "bob");
+  const a = connect(f, alice);
+  const stanza = x(
+    "message",
+    { xmlns: "jabber:component:accept", from: a.jid.full, to: `${bob}@${DOMAIN}`, type: "chat" },
+    x("body", {}, "from elsewhere"),
+  );
+  f.core.hooks.fireSync("message/accepted", {
+    stanza,
+    from: a.jid,
+    to: parseJid(`${bob}@${DOMAIN}`),
+    outcome: "delivered",
+    origin: null,
+  });
+  const b = connect(f, bob);
+  await iq(f, b, "set", mamQuery());
+  const [inCopy] = (await f.db.archive.query({ owner: `${bob}@${DOMAIN}`, max: 5 })).items;
+  assert.equal(parseStored(inCopy!.xml)!.attrs.xmlns, "jabber:component:accept");
+  const nested = x("wrapper", { xmlns: "jabber:server" }, x("message", { to: `${bob}@${DOMAIN}` }));
+  const inherited = nested.getChild("message")!;
+  inherited.append(x("body", {}, "inherited"));
+  f.core.hooks.fireSync("message/accepted", {
+    stanza: inherited,
+    from: a.jid,
+    to: parseJid(`${bob}@${DOMAIN}`),
+    outcome: "delivered",
+    origin: null,
+  });
+  await iq(f, b, "set", mamQuery());
+  const copies = (await f.db.archive.query({ owner: `${bob}@${DOMAIN}`, max: 5 })).items;
+  assert.equal(parseStored(copies.at(-1)!.xml)!.attrs.xmlns, "jabber:server");
 });
 
 Deno.test("message-archive hands delivery the serialisation of the stamped stanza", async () => {
