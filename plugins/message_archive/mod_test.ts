@@ -114,6 +114,19 @@ function accept(f: Fixture, from: string, to: string, body: string, extra: Eleme
   return stanza;
 }
 
+/** message/accepted for a stanza built by the test, from a local sender; returns the event. */
+function fireAccepted(f: Fixture, stanza: Element, from: JID, to: string): MessageAccepted {
+  const ev: MessageAccepted = {
+    stanza,
+    from,
+    to: parseJid(to),
+    outcome: "delivered",
+    origin: null,
+  };
+  f.core.hooks.fireSync("message/accepted", ev);
+  return ev;
+}
+
 const mamQuery = (attrs: Record<string, string> = {}, ...children: Element[]) =>
   x("query", { xmlns: NS.mam, ...attrs }, ...children);
 
@@ -228,13 +241,7 @@ Deno.test("message-archive declares the namespace of a copy that is not in jabbe
     { xmlns: "jabber:component:accept", from: a.jid.full, to: `${bob}@${DOMAIN}`, type: "chat" },
     x("body", {}, "from elsewhere"),
   );
-  f.core.hooks.fireSync("message/accepted", {
-    stanza,
-    from: a.jid,
-    to: parseJid(`${bob}@${DOMAIN}`),
-    outcome: "delivered",
-    origin: null,
-  });
+  fireAccepted(f, stanza, a.jid, `${bob}@${DOMAIN}`);
   const b = connect(f, bob);
   await iq(f, b, "set", mamQuery());
   const [inCopy] = (await f.db.archive.query({ owner: `${bob}@${DOMAIN}`, max: 5 })).items;
@@ -242,13 +249,7 @@ Deno.test("message-archive declares the namespace of a copy that is not in jabbe
   const nested = x("wrapper", { xmlns: "jabber:server" }, x("message", { to: `${bob}@${DOMAIN}` }));
   const inherited = nested.getChild("message")!;
   inherited.append(x("body", {}, "inherited"));
-  f.core.hooks.fireSync("message/accepted", {
-    stanza: inherited,
-    from: a.jid,
-    to: parseJid(`${bob}@${DOMAIN}`),
-    outcome: "delivered",
-    origin: null,
-  });
+  fireAccepted(f, inherited, a.jid, `${bob}@${DOMAIN}`);
   await iq(f, b, "set", mamQuery());
   const copies = (await f.db.archive.query({ owner: `${bob}@${DOMAIN}`, max: 5 })).items;
   assert.equal(parseStored(copies.at(-1)!.xml)!.attrs.xmlns, "jabber:server");
@@ -263,20 +264,11 @@ Deno.test("message-archive hands delivery the serialisation of the stamped stanz
     { from: a.jid.full, to: `${bob}@${DOMAIN}`, type: "chat", id: "s1" },
     x("body", {}, `<&> \u00e9`),
   );
-  const ev: MessageAccepted = {
-    stanza,
-    from: a.jid,
-    to: parseJid(`${bob}@${DOMAIN}`),
-    outcome: "delivered",
-    origin: null,
-  };
-  f.core.hooks.fireSync("message/accepted", ev);
+  const ev = fireAccepted(f, stanza, a.jid, `${bob}@${DOMAIN}`);
   assert.ok(stanza.getChild("stanza-id", NS.sid), "stamped");
   assert.equal(ev.serialized, serialize(stanza));
   // Nothing archived, nothing handed over.
-  const { serialized: _, ...unserialized } = ev;
-  const typing: MessageAccepted = { ...unserialized, stanza: x("message", { type: "chat" }) };
-  f.core.hooks.fireSync("message/accepted", typing);
+  const typing = fireAccepted(f, x("message", { type: "chat" }), a.jid, `${bob}@${DOMAIN}`);
   assert.equal(typing.serialized, undefined);
 });
 
