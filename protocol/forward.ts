@@ -32,8 +32,8 @@ export function serializeForwardable(stanza: Element, serialized = serialize(sta
     const ns = stanza.resolvePrefix(prefix);
     if (ns !== undefined) declared += " xmlns:" + prefix + "='" + escapeAttr(ns) + "'";
   }
-  const s = serialized;
-  return declared === "" ? s : "<" + stanza.name + declared + s.slice(1 + stanza.name.length);
+  if (declared === "") return serialized;
+  return "<" + stanza.name + declared + serialized.slice(1 + stanza.name.length);
 }
 
 /** `<forwarded xmlns='urn:xmpp:forward:0'>`, with a XEP-0203 delay when a stamp is given. */

@@ -179,11 +179,7 @@ export class Hooks {
   #stanzaHandlerFailed(name: StanzaHook, entry: Entry, e: unknown): void {
     // A StanzaError is a handler's answer, not a crash: the router turns it into a reply.
     if (e instanceof StanzaError) throw e;
-    log.error("hook {hook} of {owner} failed: {error}", {
-      hook: name,
-      owner: entry.owner,
-      error: String(e),
-    });
+    this.#logFailure("hook", name, entry, e);
   }
 
   /** Runs interceptors; at "before" points a StanzaError propagates to reject the stanza. */
@@ -196,11 +192,7 @@ export class Hooks {
         if (r instanceof Promise) await r;
       } catch (e) {
         if (e instanceof StanzaError && !ev.processed) throw e;
-        log.error("interceptor {hook} of {owner} failed: {error}", {
-          hook: name,
-          owner: entry.owner,
-          error: String(e),
-        });
+        this.#logFailure("interceptor", name, entry, e);
       }
     }
   }
@@ -228,11 +220,7 @@ export class Hooks {
         const r = entry.fn(ev);
         if (r instanceof Promise) await r;
       } catch (e) {
-        log.error("hook {hook} of {owner} failed: {error}", {
-          hook: name,
-          owner: entry.owner,
-          error: String(e),
-        });
+        this.#logFailure("hook", name, entry, e);
       }
     }
   }
@@ -248,15 +236,16 @@ export class Hooks {
     for (const entry of chain) {
       try {
         const r = entry.fn(ev);
-        if (r instanceof Promise) r.catch((e) => this.#lifecycleHandlerFailed(name, entry, e));
+        if (r instanceof Promise) r.catch((e) => this.#logFailure("hook", name, entry, e));
       } catch (e) {
-        this.#lifecycleHandlerFailed(name, entry, e);
+        this.#logFailure("hook", name, entry, e);
       }
     }
   }
 
-  #lifecycleHandlerFailed(name: LifecycleHook, entry: Entry, e: unknown): void {
-    log.error("hook {hook} of {owner} failed: {error}", {
+  /** A handler that failed is logged and skipped; the chain goes on. */
+  #logFailure(what: "hook" | "interceptor", name: HookName, entry: Entry, e: unknown): void {
+    log.error(`${what} {hook} of {owner} failed: {error}`, {
       hook: name,
       owner: entry.owner,
       error: String(e),

@@ -309,6 +309,26 @@ export class UserManager {
     return this.#envelopes.get(m.stanza)!;
   }
 
+  /**
+   * Fires message/accepted for a message about to be delivered or stored; returns the stanza's
+   * serialization when a handler made it (MessageAccepted.serialized).
+   */
+  #accept(
+    m: InboundMessage,
+    env: Envelope,
+    outcome: MessageAccepted["outcome"],
+  ): string | undefined {
+    const accepted: MessageAccepted = {
+      stanza: m.stanza,
+      from: env.from,
+      to: env.to,
+      outcome,
+      origin: env.origin,
+    };
+    this.core.hooks.fireSync("message/accepted", accepted);
+    return accepted.serialized;
+  }
+
   #deliver(m: InboundMessage, targets: Session[]): void {
     const env = this.#envelope(m);
     const hooks = this.core.hooks;
@@ -318,18 +338,7 @@ export class UserManager {
       this.core.router.bounce(m.stanza, new StanzaError("service-unavailable"));
       return;
     }
-    let serialized: string | undefined;
-    if (m.storable) {
-      const accepted: MessageAccepted = {
-        stanza: m.stanza,
-        from: env.from,
-        to: env.to,
-        outcome: "delivered",
-        origin: env.origin,
-      };
-      hooks.fireSync("message/accepted", accepted);
-      serialized = accepted.serialized;
-    }
+    const serialized = m.storable ? this.#accept(m, env, "delivered") : undefined;
     for (const s of targets) s.send(m.stanza, serialized);
     this.counters.delivered++;
     hooks.fireSync("message/delivered", {
@@ -354,18 +363,8 @@ export class UserManager {
           fromBare: env.from.bare,
           // The store counts octets (octet_length), so the quota check must too.
           bytes: encoder.encode(serialize(m.stanza)).byteLength,
-          prepare: () => {
-            // Accepted before it is written, so the stored copy carries the archive's stamp.
-            const accepted: MessageAccepted = {
-              stanza: m.stanza,
-              from: env.from,
-              to: env.to,
-              outcome: "stored",
-              origin: env.origin,
-            };
-            this.core.hooks.fireSync("message/accepted", accepted);
-            return accepted.serialized ?? serialize(m.stanza);
-          },
+          // Accepted before it is written, so the stored copy carries the archive's stamp.
+          prepare: () => this.#accept(m, env, "stored") ?? serialize(m.stanza),
         };
       }),
     );
